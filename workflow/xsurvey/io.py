@@ -1,0 +1,218 @@
+"""Reading and writing FITS images, event files and tables, with clear errors.
+
+Readers validate what later stages rely on (a celestial WCS, the required
+columns, finite values) and raise :class:`InputError` naming the file and
+what was expected. Writers are atomic: they write to a temporary file in the
+destination directory and rename it, so an interrupted job never leaves a
+file that looks complete.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+from astropy.wcs import WCS, FITSFixedWarning
+
+EVENT_COLUMNS = ("X", "Y", "PI", "TIME")
+
+
+class InputError(ValueError):
+    """Bad input data: the message names the file and what was expected."""
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; rename it to ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _open(path, what: str):
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{what} file not found: {path}")
+    try:
+        hdul = fits.open(path, memmap=False)
+        hdul.verify("exception")
+        for hdu in hdul:
+            _ = hdu.data  # force reading: truncated files fail here
+    except Exception as exc:  # astropy raises OSError, VerifyError, TypeError...
+        raise InputError(f"{what} file {path} is not a readable FITS file: {exc}") from exc
+    return hdul
+
+
+def _celestial_wcs(header, path, what, **kwargs) -> WCS:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        try:
+            wcs = WCS(header, **kwargs)
+        except Exception as exc:
+            raise InputError(f"{what} file {path}: invalid WCS: {exc}") from exc
+    if not wcs.has_celestial or wcs.celestial.naxis != 2:
+        raise InputError(
+            f"{what} file {path}: no celestial WCS (expected CTYPE RA---TAN/DEC--TAN "
+            f"keywords with CRVAL/CRPIX/CDELT)"
+        )
+    return wcs.celestial
+
+
+def read_image(path, what: str = "image", hdu=0, allow_nan: bool = False,
+               allow_negative: bool = True):
+    """Read a 2-D image with its celestial WCS.
+
+    Parameters
+    ----------
+    path : path-like
+        FITS file.
+    what : str
+        Description used in error messages (e.g. ``"exposure map"``).
+    hdu : int or str
+        HDU index or name.
+    allow_nan, allow_negative : bool
+        Reject non-finite or negative pixels when False.
+
+    Returns
+    -------
+    data : numpy.ndarray (float64)
+    wcs : astropy.wcs.WCS
+    header : astropy.io.fits.Header
+    """
+    with _open(path, what) as hdul:
+        try:
+            h = hdul[hdu]
+        except (KeyError, IndexError):
+            raise InputError(f"{what} file {path}: no HDU {hdu!r}") from None
+        if h.data is None or h.data.ndim != 2:
+            raise InputError(f"{what} file {path}: HDU {hdu!r} is not a 2-D image")
+        data = np.asarray(h.data, dtype=float)
+        header = h.header.copy()
+    wcs = _celestial_wcs(header, path, what)
+    if not allow_nan and not np.all(np.isfinite(data)):
+        n = int(np.count_nonzero(~np.isfinite(data)))
+        raise InputError(f"{what} file {path}: {n} NaN/infinite pixels (expected finite values)")
+    if not allow_negative and np.nanmin(data) < 0:
+        raise InputError(f"{what} file {path}: negative pixels (min {np.nanmin(data):.3g})")
+    return data, wcs, header
+
+
+def read_events(path):
+    """Read a HEASARC-style event file.
+
+    Expects an ``EVENTS`` extension with columns X, Y, PI, TIME whose sky WCS
+    is given by the TCTYPn/TCRVLn/TCRPXn/TCDLTn column keywords, and a
+    ``GTI`` extension.
+
+    Returns
+    -------
+    events : astropy.table.Table
+        Columns X, Y (sky pixels, 1-based FITS convention), PI, TIME.
+    wcs : astropy.wcs.WCS
+        Celestial WCS of the X, Y columns (pixel coordinates 1-based in FITS,
+        use ``wcs.wcs_pix2world(x, y, 1)``).
+    header : astropy.io.fits.Header
+        EVENTS header.
+    """
+    with _open(path, "event") as hdul:
+        names = [h.name for h in hdul]
+        if "EVENTS" not in names:
+            raise InputError(f"event file {path}: no EVENTS extension (found {names})")
+        ev = hdul["EVENTS"]
+        cols = ev.columns.names
+        missing = [c for c in EVENT_COLUMNS if c not in cols]
+        if missing:
+            raise InputError(
+                f"event file {path}: EVENTS lacks column(s) {', '.join(missing)} "
+                f"(expected {', '.join(EVENT_COLUMNS)})"
+            )
+        if "GTI" not in names:
+            raise InputError(f"event file {path}: no GTI extension")
+        header = ev.header.copy()
+        table = Table({c: np.asarray(ev.data[c]) for c in EVENT_COLUMNS})
+    ix, iy = cols.index("X") + 1, cols.index("Y") + 1
+    for key in ("TCTYP", "TCRVL", "TCRPX", "TCDLT"):
+        for i in (ix, iy):
+            if f"{key}{i}" not in header:
+                raise InputError(
+                    f"event file {path}: missing sky WCS keyword {key}{i} for column "
+                    f"{'X' if i == ix else 'Y'}"
+                )
+    wcs = _events_wcs(header, ix, iy, path)
+    return table, wcs, header
+
+
+def _events_wcs(header, ix, iy, path) -> WCS:
+    w = WCS(naxis=2)
+    w.wcs.ctype = [header[f"TCTYP{ix}"], header[f"TCTYP{iy}"]]
+    w.wcs.crval = [header[f"TCRVL{ix}"], header[f"TCRVL{iy}"]]
+    w.wcs.crpix = [header[f"TCRPX{ix}"], header[f"TCRPX{iy}"]]
+    w.wcs.cdelt = [header[f"TCDLT{ix}"], header[f"TCDLT{iy}"]]
+    if not w.has_celestial:
+        raise InputError(f"event file {path}: TCTYP{ix}/TCTYP{iy} are not celestial")
+    return w
+
+
+def events_wcs_keywords(wcs: WCS, ix: int = 1, iy: int = 2) -> dict:
+    """TC* column keywords describing ``wcs`` for event columns ``ix``, ``iy``."""
+    out = {}
+    for axis, col in ((0, ix), (1, iy)):
+        out[f"TCTYP{col}"] = wcs.wcs.ctype[axis]
+        out[f"TCRVL{col}"] = float(wcs.wcs.crval[axis])
+        out[f"TCRPX{col}"] = float(wcs.wcs.crpix[axis])
+        out[f"TCDLT{col}"] = float(wcs.wcs.cdelt[axis])
+        out[f"TCUNI{col}"] = "deg"
+    return out
+
+
+def write_image(path, data, wcs: WCS, bunit: str, extra: dict | None = None,
+                extensions: dict | None = None):
+    """Write an image with WCS and BUNIT atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination.
+    data : numpy.ndarray
+        2-D image.
+    wcs : astropy.wcs.WCS
+        Celestial WCS.
+    bunit : str
+        Unit string (FITS BUNIT), e.g. ``"s"`` or ``"count"``.
+    extra : dict, optional
+        Extra header cards ``{key: value}`` or ``{key: (value, comment)}``.
+    extensions : dict, optional
+        Further image HDUs ``{EXTNAME: array}`` sharing the WCS and unit.
+    """
+    header = wcs.to_header()
+    header["BUNIT"] = bunit
+    for k, v in (extra or {}).items():
+        header[k] = v
+    hdus = [fits.PrimaryHDU(np.asarray(data), header=header)]
+    for name, arr in (extensions or {}).items():
+        hdus.append(fits.ImageHDU(np.asarray(arr), header=header, name=name))
+    with atomic_path(path) as tmp:
+        fits.HDUList(hdus).writeto(tmp, overwrite=True)
+
+
+def write_table(table: Table, path, **kwargs):
+    """Write an astropy table atomically (format from the file extension)."""
+    path = Path(path)
+    fmt = {".fits": "fits", ".csv": "ascii.csv", ".ecsv": "ascii.ecsv",
+           ".parquet": "parquet"}.get(path.suffix)
+    with atomic_path(path) as tmp:
+        table.write(tmp, format=fmt, overwrite=True, **kwargs)
