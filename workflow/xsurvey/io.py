@@ -9,6 +9,7 @@ file that looks complete.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from contextlib import contextmanager
@@ -216,3 +217,34 @@ def write_table(table: Table, path, **kwargs):
            ".parquet": "parquet"}.get(path.suffix)
     with atomic_path(path) as tmp:
         table.write(tmp, format=fmt, overwrite=True, **kwargs)
+
+
+def read_background(path):
+    """Read a background map and, if present, its FCXB component.
+
+    Returns
+    -------
+    total : numpy.ndarray
+        Expected background counts per pixel (primary HDU or first image HDU).
+    fcxb : numpy.ndarray or None
+        The ``FCXB`` extension (focused cosmic X-ray background), if any.
+    wcs : astropy.wcs.WCS
+    """
+    total, wcs, _ = read_image(path, "background map", allow_nan=False, allow_negative=False)
+    with fits.open(path, memmap=False) as hdul:
+        fcxb = np.asarray(hdul["FCXB"].data, float) if "FCXB" in hdul else None
+    if fcxb is not None and fcxb.shape != total.shape:
+        raise InputError(f"background map {path}: FCXB extension shape {fcxb.shape} differs "
+                         f"from the total {total.shape}")
+    return total, fcxb, wcs
+
+
+def setup_logging(log_path=None, level=logging.INFO) -> logging.Logger:
+    """Log to ``log_path`` (a rule's ``log:`` file) and stderr; return the xsurvey logger."""
+    handlers = [logging.StreamHandler()]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    logging.basicConfig(level=level, handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return logging.getLogger("xsurvey")

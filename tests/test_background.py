@@ -1,0 +1,53 @@
+"""Background-accuracy check on synthetic observations with a known background."""
+
+import numpy as np
+import pytest
+
+from xsurvey import background as bg
+
+
+def test_spread_circles_inside_exposed_field():
+    expo = np.zeros((400, 400))
+    expo[60:340, 60:340] = 5e4
+    x, y = bg.spread_circles(expo, 64, radius_pix=18.3, min_exposure_frac=0.5)
+    assert len(x) == 64
+    assert np.all(expo[np.round(y).astype(int), np.round(x).astype(int)] > 0)
+    # spread out: no two centres closer than a circle radius
+    d = np.hypot(x[:, None] - x[None], y[:, None] - y[None]) + np.eye(len(x)) * 1e9
+    assert d.min() > 18.3
+
+
+def test_circle_sums_exact_area():
+    img = np.ones((100, 100))
+    s = bg.circle_sums(img, [50.0], [50.0], 10.0)
+    assert s[0] == pytest.approx(np.pi * 100, rel=1e-6)
+
+
+def test_residuals_of_a_perfect_model():
+    """Data drawn from the model itself: mean ~ 0, std ~ 1/sqrt(B) (Poisson)."""
+    rng = np.random.default_rng(3)
+    b = np.full(200_000, 40.0)
+    d = rng.poisson(b)
+    stats = bg.residual_statistics(bg.background_residuals(d, b))
+    assert abs(stats["mean"]) < 5 * (1 / np.sqrt(40.0)) / np.sqrt(b.size)
+    assert stats["std"] == pytest.approx(1 / np.sqrt(40.0), rel=0.01)
+
+
+def test_check_observation_flags_a_biased_background():
+    rng = np.random.default_rng(4)
+    expo = np.full((300, 300), 5e4)
+    true_bkg = np.full(expo.shape, 0.05)
+    data = rng.poisson(true_bkg)
+    res = bg.check_observation(data, 0.8 * true_bkg, expo, 64, 18.3, 0.5)
+    stats = bg.residual_statistics(bg.background_residuals(res["data"], res["bkg"]))
+    assert stats["mean"] == pytest.approx(0.25, abs=0.05)  # 1/0.8 - 1
+
+
+def test_fcxb_component_from_fraction():
+    bkg = np.full((5, 5), 2.0)
+    expo = np.full((5, 5), 10.0)
+    expo[0, 0] = 5.0
+    f = bg.fcxb_component(bkg, expo, 0.1)
+    assert f[1, 1] == pytest.approx(0.2) and f[0, 0] == pytest.approx(0.1)
+    assert np.array_equal(bg.fcxb_component(bkg, expo, 0.1, fcxb_map=np.ones((5, 5))),
+                          np.ones((5, 5)))

@@ -1,0 +1,88 @@
+"""Configuration, observation table and input functions shared by all rules."""
+
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+
+from xsurvey.config import (  # noqa: E402
+    BAND_TEMPLATES,
+    POINTING_COLUMNS,
+    check_bands,
+    check_demo_paths,
+    check_input_files,
+    check_observation_table,
+    check_stacks,
+    demo_paths,
+    read_observation_table,
+)
+from xsurvey.instrument import load_instrument  # noqa: E402
+from xsurvey.mosaic import MAP_KINDS  # noqa: E402
+
+INSTRUMENT_FILE = config["instrument"]
+INSTRUMENT = load_instrument(INSTRUMENT_FILE)
+BANDS = check_bands(config["bands"], INSTRUMENT)
+DEMO = config.get("demo", {}).get("enabled", False)
+OBS_FILE = config["observations"]
+OBS = read_observation_table(OBS_FILE)
+validate(OBS, "../../config/schemas/observations.schema.yaml")
+check_observation_table(OBS, INSTRUMENT, OBS_FILE, demo=DEMO)
+if DEMO:
+    check_demo_paths(OBS, config["demo"]["outdir"], OBS_FILE)
+else:
+    check_input_files(OBS, BANDS, OBS_FILE)
+STACKS = check_stacks(config["stacks"], OBS, OBS_FILE)
+EPOCHS = sorted(set(OBS.epoch))
+GRID = dict(config["mosaic"])
+QUALITY = config["quality"]
+
+
+wildcard_constraints:
+    band="|".join(re.escape(b) for b in BANDS),
+    epoch="|".join(re.escape(e) for e in EPOCHS),
+    stack="|".join(re.escape(s) for s in STACKS),
+    kind="|".join(MAP_KINDS),
+
+
+def observation_rows(epoch):
+    """Rows of one epoch as plain dicts (params of the epoch mosaic rule)."""
+    rows = OBS[OBS.epoch == epoch]
+    return [
+        {
+            c: str(v)
+            for c, v in row.items()
+            if c in ("obs_id", "module", "events", *BAND_TEMPLATES)
+        }
+        for _, row in rows.iterrows()
+    ]
+
+
+def epoch_inputs(wildcards):
+    """Only this epoch's observation files for this band."""
+    files = []
+    for row in observation_rows(wildcards.epoch):
+        files += [row["events"]] + [
+            row[c].format(band=wildcards.band) for c in BAND_TEMPLATES
+        ]
+    return files
+
+
+def band_params(wildcards):
+    """Per-observation files of an epoch with the band substituted."""
+    return [
+        {**row, **{c: row[c].format(band=wildcards.band) for c in BAND_TEMPLATES}}
+        for row in observation_rows(wildcards.epoch)
+    ]
+
+
+def demo_row(obs_id, module):
+    """Pointing of one demo observation (params of rule demo_observation)."""
+    sel = OBS[(OBS.obs_id == obs_id) & (OBS.module == module)]
+    row = sel.iloc[0]
+    return {
+        "obs_id": obs_id,
+        "module": module,
+        "epoch": row.epoch,
+        **{c: float(row[c]) for c in POINTING_COLUMNS},
+    }

@@ -1,0 +1,65 @@
+"""Per-epoch and stacked mosaics (METHOD §3) and the instrument band table."""
+
+
+rule instrument_bands:
+    """Bands with their energy range, CF and aperture EEF."""
+    input:
+        instrument=INSTRUMENT_FILE,
+    output:
+        "results/instrument/bands.csv",
+    log:
+        "logs/instrument/bands.log",
+    conda:
+        "../../envs/mosaic.yaml"
+    params:
+        bands=BANDS,
+    script:
+        "../scripts/instrument_bands.py"
+
+
+rule mosaic_epoch:
+    """Counts, exposure and background of one epoch and band (FPMA+B summed)."""
+    input:
+        instrument=INSTRUMENT_FILE,
+        files=epoch_inputs,
+    output:
+        maps=expand("results/epochs/{{epoch}}/{{band}}/{kind}.fits", kind=MAP_KINDS),
+        bgcheck="results/epochs/{epoch}/{band}/bgcheck.csv",
+    log:
+        "logs/mosaic/{epoch}_{band}.log",
+    conda:
+        "../../envs/mosaic.yaml"
+    resources:
+        mem_mb=1500,
+        runtime=20,
+    params:
+        observations=band_params,
+        grid=GRID,
+        quality=QUALITY,
+    script:
+        "../scripts/mosaic_epoch.py"
+
+
+rule mosaic_stack:
+    """A stack mosaic is the sum of its epochs' mosaics."""
+    input:
+        lambda wc: expand(
+            "results/epochs/{epoch}/{band}/{kind}.fits",
+            epoch=STACKS[wc.stack],
+            band=wc.band,
+            kind=MAP_KINDS,
+        ),
+    output:
+        expand("results/stacks/{{stack}}/{{band}}/{kind}.fits", kind=MAP_KINDS),
+    log:
+        "logs/mosaic/stack_{stack}_{band}.log",
+    conda:
+        "../../envs/mosaic.yaml"
+    resources:
+        mem_mb=1500,
+        runtime=10,
+    params:
+        epochs=lambda wc: STACKS[wc.stack],
+        kinds=list(MAP_KINDS),
+    script:
+        "../scripts/mosaic_stack.py"

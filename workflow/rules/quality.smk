@@ -1,0 +1,47 @@
+"""Mosaic quality checks (METHOD §3): area versus exposure, background accuracy."""
+
+
+rule quality_area_exposure:
+    """Cumulative sky area above each exposure, per band."""
+    input:
+        expand("results/stacks/{{stack}}/{band}/exposure.fits", band=BANDS),
+    output:
+        table="results/quality/{stack}/area_exposure.csv",
+        figure=report(
+            "results/figures/{stack}/area_exposure.png",
+            category="Mosaics",
+            caption="../report/area_exposure.rst",
+        ),
+    log:
+        "logs/quality/area_exposure_{stack}.log",
+    conda:
+        "../../envs/mosaic.yaml"
+    params:
+        bands=BANDS,
+    script:
+        "../scripts/quality_area_exposure.py"
+
+
+rule quality_bgcheck:
+    """(Data - Bgd)/Bgd in circles over each observation of the stack."""
+    input:
+        lambda wc: expand(
+            "results/epochs/{epoch}/{band}/bgcheck.csv",
+            epoch=STACKS[wc.stack],
+            band=BANDS,
+        ),
+    output:
+        table="results/quality/{stack}/bgcheck_summary.csv",
+        figure=report(
+            "results/figures/{stack}/bgcheck.png",
+            category="Mosaics",
+            caption="../report/bgcheck.rst",
+        ),
+    log:
+        "logs/quality/bgcheck_{stack}.log",
+    conda:
+        "../../envs/mosaic.yaml"
+    params:
+        bands=BANDS,
+    script:
+        "../scripts/quality_bgcheck.py"

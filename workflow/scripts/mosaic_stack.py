@@ -1,0 +1,20 @@
+"""Rule mosaic_stack: sum the epoch mosaics of a stack."""
+
+from xsurvey import mosaic
+from xsurvey.io import read_image, setup_logging, write_image
+
+log = setup_logging(snakemake.log[0])
+kinds = snakemake.params.kinds
+epochs = snakemake.params.epochs
+n_kinds = len(kinds)
+for k, (kind, path) in enumerate(zip(kinds, snakemake.output, strict=True)):
+    files = snakemake.input[k::n_kinds]  # input is ordered epoch-major, kind-minor
+    images = [read_image(f, f"{kind} mosaic") for f in files]
+    wcs, header = images[0][1], images[0][2]
+    total = mosaic.sum_maps(img for img, _, _ in images)
+    unit, dtype = mosaic.MAP_KINDS[kind]
+    write_image(path, total.astype(dtype), wcs, unit,
+                extra={"STACK": snakemake.wildcards.stack, "EPOCHS": ",".join(epochs),
+                       "BAND": header["BAND"], "E_MIN": header["E_MIN"],
+                       "E_MAX": header["E_MAX"], "INSTRUME": header["INSTRUME"]})
+    log.info("wrote %s from %d epochs (total %.6g %s)", path, len(files), total.sum(), unit)

@@ -1,0 +1,24 @@
+"""Rule quality_bgcheck: statistics of (Data - Bgd)/Bgd over the stack's observations."""
+
+from astropy.table import Table, vstack
+
+from xsurvey import background as bg
+from xsurvey import figures
+from xsurvey.io import setup_logging, write_table
+
+log = setup_logging(snakemake.log[0])
+bands = snakemake.params.bands
+n_bands = len(bands)
+tables = []
+for k, path in enumerate(snakemake.input):  # ordered epoch-major, band-minor
+    t = Table.read(path, format="ascii.csv")
+    t["band"] = bands[k % n_bands]
+    tables.append(t)
+allc = vstack(tables)
+allc["residual"] = bg.background_residuals(allc["data"], allc["bkg"])
+stats = {b: bg.residual_statistics(allc["residual"][allc["band"] == b]) for b in bands}
+rows = [(b, s["n"], s["mean"], s["std"]) for b, s in stats.items()]
+for r in rows:
+    log.info("band %s: %d circles, mean %+.4f, std %.4f", *r)
+write_table(Table(rows=rows, names=("band", "n_circles", "mean", "std")), snakemake.output.table)
+figures.save(figures.background_residual_histograms(allc, bands, stats), snakemake.output.figure)

@@ -1,0 +1,155 @@
+"""Consistency checks of the configuration and the observation table.
+
+The JSON schemas in ``config/schemas`` check types and keys; these functions
+check what a schema cannot: bands known to the instrument, observations
+listed once, stacks whose epochs exist, input files present. Each failure
+raises :class:`ConfigError` naming the key, row or file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+#: Columns of the observation table that hold path templates with ``{band}``.
+BAND_TEMPLATES = ("exposure", "background")
+#: Pointing columns needed by the demo generator.
+POINTING_COLUMNS = ("ra_pnt", "dec_pnt", "roll_deg", "exposure_ks")
+
+
+class ConfigError(ValueError):
+    """Inconsistent configuration or observation table."""
+
+
+def read_observation_table(path) -> pd.DataFrame:
+    """Read the tab-separated observation table, identifiers kept as strings.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or not a table.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"observation table not found: {path} (config key 'observations')")
+    text_cols = {"obs_id": str, "epoch": str, "module": str, "events": str,
+                 "exposure": str, "background": str}
+    try:
+        df = pd.read_csv(path, sep="\t", dtype=text_cols, comment="#")
+    except Exception as exc:
+        raise ConfigError(f"observation table {path}: cannot be read as TSV: {exc}") from exc
+    df.index = pd.RangeIndex(2, len(df) + 2, name="line")  # file line numbers (header = 1)
+    return df
+
+
+def check_bands(bands, instrument) -> list[str]:
+    """Every configured band must be an instrument band."""
+    known = list(instrument.bands)
+    for b in bands:
+        if b not in known:
+            raise ConfigError(
+                f"config key 'bands': unknown band {b!r} for instrument {instrument.name} "
+                f"(known: {', '.join(known)})"
+            )
+    return list(bands)
+
+
+def check_observation_table(df: pd.DataFrame, instrument, path, demo: bool) -> pd.DataFrame:
+    """Check rows of the observation table beyond the schema.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        From :func:`read_observation_table` (index = file line number).
+    instrument : xsurvey.instrument.Instrument
+    path : path-like
+        Table path, for messages.
+    demo : bool
+        In demo mode the input files are made by the demo rules, so their
+        existence is not checked but the pointing columns are required.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same table.
+    """
+    if df.empty:
+        raise ConfigError(f"observation table {path}: no observations")
+    for col in ("obs_id", "epoch", "module", "events", *BAND_TEMPLATES):
+        if col not in df.columns:
+            raise ConfigError(f"observation table {path}: missing column '{col}'")
+        blank = df[col].isna() | (df[col].astype(str).str.strip() == "")
+        if blank.any():
+            line = blank.idxmax()
+            raise ConfigError(f"observation table {path}, line {line}: empty '{col}'")
+    dup = df.duplicated(["obs_id", "module"], keep=False)
+    if dup.any():
+        first = df[dup].iloc[0]
+        lines = df.index[dup & (df.obs_id == first.obs_id) & (df.module == first.module)]
+        raise ConfigError(
+            f"observation table {path}: observation {first.obs_id} module {first.module} is "
+            f"listed twice (lines {', '.join(map(str, lines))})"
+        )
+    bad = ~df.module.isin(instrument.modules)
+    if bad.any():
+        line = bad.idxmax()
+        raise ConfigError(
+            f"observation table {path}, line {line}: unknown module {df.module[line]!r} "
+            f"(instrument {instrument.name} has {', '.join(instrument.modules)})"
+        )
+    if demo:
+        for col in POINTING_COLUMNS:
+            if col not in df.columns or df[col].isna().any():
+                raise ConfigError(
+                    f"observation table {path}: demo mode needs column '{col}' on every row"
+                )
+    return df
+
+
+def check_input_files(df: pd.DataFrame, bands, path) -> None:
+    """Every events, exposure and background file named by the table exists."""
+    for line, row in df.iterrows():
+        files = [("events", row.events)]
+        for col in BAND_TEMPLATES:
+            files += [(f"{col} ({b})", row[col].format(band=b)) for b in bands]
+        for what, f in files:
+            if not Path(f).exists():
+                raise ConfigError(
+                    f"observation table {path}, line {line} (obs {row.obs_id} {row.module}): "
+                    f"{what} file not found: {f}"
+                )
+
+
+def check_stacks(stacks: dict, df: pd.DataFrame, path) -> dict:
+    """Each stack's epochs must have observations in the table."""
+    epochs = set(df.epoch)
+    for name, members in stacks.items():
+        for e in members:
+            if e not in epochs:
+                raise ConfigError(
+                    f"config key 'stacks.{name}': epoch {e!r} has no observations in {path} "
+                    f"(epochs there: {', '.join(sorted(epochs))})"
+                )
+    return stacks
+
+
+def demo_paths(outdir: str, obs_id: str, module: str) -> dict:
+    """File names the demo rules write for one observation and module."""
+    base = f"{outdir}/obs/{obs_id}/{module}"
+    return {
+        "events": f"{base}_events.fits",
+        "exposure": f"{base}_expmap_{{band}}.fits",
+        "background": f"{base}_bkg_{{band}}.fits",
+    }
+
+
+def check_demo_paths(df: pd.DataFrame, outdir: str, path) -> None:
+    """In demo mode every row must name the files the demo rules make."""
+    for line, row in df.iterrows():
+        for col, expected in demo_paths(outdir, row.obs_id, row.module).items():
+            if row[col] != expected:
+                raise ConfigError(
+                    f"observation table {path}, line {line}: demo mode expects {col} = "
+                    f"'{expected}', found '{row[col]}'"
+                )
