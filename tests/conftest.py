@@ -19,5 +19,5 @@ def nustar():
 @pytest.fixture
 def grid(nustar):
     """A 200 x 240 pixel grid at the NuSTAR sky pixel."""
-    return make_grid((150.1, 2.25), (240 * nustar.pixel_arcsec / 60, 200 * nustar.pixel_arcsec / 60),
-                     nustar.pixel_arcsec)
+    pix = nustar.pixel_arcsec
+    return make_grid((150.1, 2.25), (240 * pix / 60, 200 * pix / 60), pix)

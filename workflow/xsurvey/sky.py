@@ -407,7 +407,7 @@ def _accept_uniform_sphere(rng, n, propose, density=None):
 
 
 def _is_tan(wcs) -> bool:
-    return all(str(c).upper().endswith("-TAN") for c in wcs.wcs.ctype[:2])
+    return all(str(c).upper().endswith("-TAN") for c in list(wcs.celestial.wcs.ctype)[:2])
 
 
 def _plane_radius_rad(wcs, x0, y0):

@@ -1,0 +1,85 @@
+"""End-to-end workflow tests on a tiny demo survey (real snakemake runs)."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from .workflow_utils import (
+    make_workdir,
+    run_snakemake,
+    tiny_config,
+    tiny_observations,
+    write_config,
+)
+
+pytestmark = pytest.mark.workflow
+
+KINDS = ("counts", "exposure", "background", "background_nofcxb")
+
+
+def _mtimes(paths):
+    return {p: p.stat().st_mtime_ns for p in paths}
+
+
+def test_tiny_demo_and_new_epoch(tmp_path):
+    """Mosaics of a tiny demo; a new epoch re-runs only its own work and the stack."""
+    work = make_workdir(tmp_path, tiny_config(), tiny_observations())
+    run_snakemake(work)
+    res = work / "results"
+    for band in ("3-8", "8-24"):
+        for kind in KINDS:
+            stack = fits.getdata(res / "stacks" / "all" / band / f"{kind}.fits")
+            epochs = [fits.getdata(res / "epochs" / e / band / f"{kind}.fits")
+                      for e in ("e1", "e2")]
+            assert np.allclose(stack, epochs[0] + epochs[1], rtol=1e-6)
+        hdr = fits.getheader(res / "stacks" / "all" / band / "exposure.fits")
+        assert hdr["BUNIT"] == "s" and hdr["CTYPE1"] == "RA---TAN"
+        # FPMA+B of two pointings: the summed on-axis exposure is ~2 x (20 + 25) ks at most
+        assert 40e3 < fits.getdata(res / "stacks" / "all" / band / "exposure.fits").max() < 90e3
+    for f in ("instrument/bands.csv", "quality/all/area_exposure.csv",
+              "quality/all/bgcheck_summary.csv", "figures/all/area_exposure.png",
+              "figures/all/bgcheck.png"):
+        assert (res / f).stat().st_size > 0, f
+
+    old = _mtimes(sorted((res / "epochs").glob("e[12]/*/*.fits")))
+    old_obs = _mtimes(sorted((res / "demo" / "obs").glob("*/*.fits")))
+    stack_before = _mtimes(sorted((res / "stacks").glob("all/*/*.fits")))
+    assert len(old) == 2 * 2 * 4 and old_obs
+
+    write_config(work, tiny_config(epochs=("e1", "e2", "e3")),
+                 tiny_observations(epochs=("e1", "e2", "e3")))
+    dry = run_snakemake(work, "-n", "--quiet", "rules")
+    assert "mosaic_epoch" in dry.stdout
+    run_snakemake(work)
+    assert _mtimes(old) == old, "earlier epochs' mosaics were remade"
+    assert _mtimes(old_obs) == old_obs, "earlier observations were re-simulated"
+    assert all((res / "epochs" / "e3" / b / f"{k}.fits").exists()
+               for b in ("3-8", "8-24") for k in KINDS)
+    stack_after = _mtimes(stack_before)
+    assert all(stack_after[p] > stack_before[p] for p in stack_before), "stack not remade"
+    e3 = fits.getdata(res / "epochs" / "e3" / "3-8" / "counts.fits")
+    stack = fits.getdata(res / "stacks" / "all" / "3-8" / "counts.fits")
+    e12 = sum(fits.getdata(res / "epochs" / e / "3-8" / "counts.fits") for e in ("e1", "e2"))
+    assert np.array_equal(stack, e12 + e3)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c, o: (dict(c, bands=["3-8", "2-7"]), o), "unknown band '2-7'"),
+        (lambda c, o: (c, o + o.splitlines()[1] + "\n"), "listed twice"),
+        (lambda c, o: (dict(c, stacks={"all": ["e1", "e9"]}), o),
+         "'stacks.all': epoch 'e9' has no observations"),
+        (lambda c, o: (dict(c, mosiac={}), o), "Additional properties are not allowed"),
+        (lambda c, o: (dict(c, seed="abc"), o), "'abc' is not of type 'integer'"),
+    ],
+    ids=["unknown-band", "duplicate-observation", "empty-epoch-in-stack", "bad-key",
+         "wrong-type"],
+)
+def test_bad_configuration_fails_before_any_job(tmp_path, change, message):
+    cfg, obs = change(tiny_config(), tiny_observations())
+    work = make_workdir(tmp_path, cfg, obs)
+    proc = run_snakemake(work, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr + proc.stdout
+    assert not (work / "results").exists()
