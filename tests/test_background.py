@@ -51,3 +51,15 @@ def test_fcxb_component_from_fraction():
     assert f[1, 1] == pytest.approx(0.2) and f[0, 0] == pytest.approx(0.1)
     assert np.array_equal(bg.fcxb_component(bkg, expo, 0.1, fcxb_map=np.ones((5, 5))),
                           np.ones((5, 5)))
+
+
+def test_clipped_statistics_ignore_source_circles():
+    """A few circles on bright sources move the mean but not the clipped mean."""
+    rng = np.random.default_rng(5)
+    b = np.full(2000, 100.0)
+    d = rng.poisson(b).astype(float)
+    d[:60] += 300.0  # 3% of circles on bright sources
+    stats = bg.residual_statistics(bg.background_residuals(d, b))
+    assert stats["mean"] > 0.08
+    assert abs(stats["clipped_mean"]) < 0.01
+    assert stats["clipped_std"] == pytest.approx(0.1, rel=0.1)

@@ -17,8 +17,10 @@ for k, path in enumerate(snakemake.input):  # ordered epoch-major, band-minor
 allc = vstack(tables)
 allc["residual"] = bg.background_residuals(allc["data"], allc["bkg"])
 stats = {b: bg.residual_statistics(allc["residual"][allc["band"] == b]) for b in bands}
-rows = [(b, s["n"], s["mean"], s["std"]) for b, s in stats.items()]
+names = ("n", "mean", "std", "clipped_mean", "clipped_std")
+rows = [(b, *(s[k] for k in names)) for b, s in stats.items()]
 for r in rows:
-    log.info("band %s: %d circles, mean %+.4f, std %.4f", *r)
-write_table(Table(rows=rows, names=("band", "n_circles", "mean", "std")), snakemake.output.table)
+    log.info("band %s: %d circles, mean %+.4f, std %.4f, clipped mean %+.4f, clipped std %.4f",
+             *r)
+write_table(Table(rows=rows, names=("band", "n_circles", *names[1:])), snakemake.output.table)
 figures.save(figures.background_residual_histograms(allc, bands, stats), snakemake.output.figure)

@@ -64,7 +64,8 @@ def background_residual_histograms(table, bands, stats):
         s = stats[band]
         ax.axvline(0.0, color="k", lw=0.8)
         ax.set_title(f"{band} keV", fontsize=10)
-        ax.text(0.03, 0.95, f"mean {s['mean']:+.3f}\nstd {s['std']:.3f}\nN {s['n']}",
+        ax.text(0.03, 0.95, f"mean {s['mean']:+.3f}, std {s['std']:.3f}\n"
+                f"clipped {s['clipped_mean']:+.3f}, {s['clipped_std']:.3f}\nN {s['n']}",
                 transform=ax.transAxes, va="top", fontsize=8)
         ax.set_xlabel("(Data - Bgd) / Bgd")
     axes[0][0].set_ylabel("Circles")
