@@ -46,7 +46,9 @@ def aperture_sum(image, x, y, radius_pix: float) -> np.ndarray:
     """Exact sum of an image within circles of radius ``radius_pix``.
 
     Each pixel contributes its value times the exact fraction of its area
-    inside the circle (``sep.sum_circle`` with ``subpix=0``). Measured
+    inside the circle (``sep.sum_circle`` with ``subpix=0``; sep reads pixel
+    values as float32, exact for counts below 2**24 and good to 6e-8
+    relative for background and exposure maps, and sums in double). Measured
     against ``photutils`` ``aperture_photometry(method='exact')``: same
     values to 1e-15 relative, 0.6 ms instead of 4.4 ms for 100 apertures on
     an 800x800 map (``CircularAperture.do_photometry``), so sep is used.

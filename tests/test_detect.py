@@ -1,0 +1,416 @@
+"""Tests of xsurvey.detect: DET_ML, smoothing, peaks, deblending, the catalogue."""
+
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+import sep
+from astropy import units as u
+from astropy.wcs import WCS
+from scipy import ndimage
+from scipy.optimize import brentq, nnls
+from scipy.signal import convolve2d
+from scipy.special import gammainc, gammaincinv
+
+from xsurvey import detect
+from xsurvey.detect import DETECTION_COLUMNS, Detector, det_ml, detect_sources
+from xsurvey.instrument import load_instrument
+
+ROOT = Path(__file__).resolve().parents[1]
+PIX = 2.4588  # arcsec
+
+
+@pytest.fixture(scope="module")
+def nustar():
+    return load_instrument(ROOT / "resources" / "instruments" / "nustar.yaml")
+
+
+@pytest.fixture(scope="module")
+def kernel(nustar):
+    return nustar.psf_kernel()
+
+
+def tan_wcs(n: int) -> WCS:
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [150.0, 2.0]
+    w.wcs.crpix = [(n + 1) / 2.0, (n + 1) / 2.0]
+    w.wcs.cdelt = [-PIX / 3600.0, PIX / 3600.0]
+    return w
+
+
+def place(shape, sources, kernel):
+    """Expected-counts image of point sources at integer pixels (x, y, total counts)."""
+    img = np.zeros(shape)
+    h = kernel.shape[0] // 2
+    for x, y, c in sources:
+        y0, y1 = max(y - h, 0), min(y + h + 1, shape[0])
+        x0, x1 = max(x - h, 0), min(x + h + 1, shape[1])
+        img[y0:y1, x0:x1] += c * kernel[y0 - (y - h):y1 - (y - h), x0 - (x - h):x1 - (x - h)]
+    return img
+
+
+def bkg_per_pixel(exposure_s, rate=2e-3):
+    """NuSTAR background, ~1e-3 ct/s/arcmin^2 per module, two modules (3-24 keV)."""
+    return rate * (PIX / 60.0) ** 2 * exposure_s
+
+
+# --- DET_ML --------------------------------------------------------------------
+def test_det_ml_matches_mpmath_over_wide_range():
+    mpmath.mp.dps = 40
+    counts = [1, 2, 3, 5, 10, 30, 100, 300, 1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6]
+    targets = np.geomspace(1e-3, 1e5, 17)
+    checked = 0
+    for n in counts:
+        for target in targets:
+            def f(log_b, n=n, target=target):
+                return det_ml(n, np.exp(log_b)) - target
+
+            lo, hi = np.log(1e-300), np.log(10 * n + 100)
+            if f(lo) < 0:          # DET_ML this large needs B < 1e-300 (not representable)
+                continue
+            b = np.exp(brentq(f, lo, hi, xtol=1e-13))
+            ours = det_ml(n, b)
+            ref = float(-mpmath.log(mpmath.gammainc(n, 0, b, regularized=True)))
+            assert np.isfinite(ours)
+            assert ours == pytest.approx(ref, rel=1e-6), (n, b)
+            checked += 1
+    assert checked > 200
+
+
+def test_det_ml_vectorised_edges_and_monotone():
+    assert det_ml(0, 5.0) == 0.0
+    assert det_ml(5, 0.0) == np.inf
+    assert np.isnan(det_ml(np.nan, 1.0))
+    n = np.array([1.0, 10.0, 1e4, 1e6])
+    b = np.array([0.5, 2.0, 1e3, 9e5])
+    np.testing.assert_allclose(det_ml(n, b), [det_ml(a, c) for a, c in zip(n, b, strict=True)])
+    # Monotone, and continuous across the switch points (P = 0.5 and P = 1e-280).
+    for nn in (50.0, 1e4, 1e6):
+        bb = np.geomspace(1e-3 * nn, 2 * nn, 4000)
+        ml = det_ml(nn, bb)
+        assert np.all(np.isfinite(ml)) and np.all(np.diff(ml) <= 0)
+        assert np.all(np.diff(ml[ml > 1e-250]) < 0)
+        for p in (0.5, 1e-280):
+            b0 = gammaincinv(nn, p)
+            lo, hi = det_ml(nn, b0 * (1 - 1e-12)), det_ml(nn, b0 * (1 + 1e-12))
+            assert lo >= hi and (lo - hi) < 1e-8 * lo
+            assert det_ml(nn, b0) == pytest.approx(-np.log(p), rel=1e-9)
+    ml_n = det_ml(np.arange(1.0, 400.0), 50.0)
+    assert np.all(np.diff(ml_n) > 0)
+
+
+def test_neg_log10_pfalse_matches_gammainc_where_representable():
+    a = np.array([3.0, 20.0, 150.0, 400.0])
+    x = np.array([1.0, 8.0, 100.0, 300.0])
+    np.testing.assert_allclose(detect.neg_log10_pfalse(a, x), -np.log10(gammainc(a, x)),
+                               rtol=1e-12)
+
+
+def test_threshold_counts_is_a_lower_bound():
+    x = np.concatenate([np.geomspace(1e-4, 1e5, 400), [0.0]])
+    athr = detect.threshold_counts(x, 2.5)
+    assert np.isinf(athr[-1])
+    x, athr = x[:-1], athr[:-1]
+    a = np.floor(athr)[:, None] + np.arange(-3, 9)[None, :]     # integers around it
+    a = np.maximum(a, 0.5)
+    passes = detect.neg_log10_pfalse(a, x[:, None]) >= 2.5
+    assert passes.any() and (~passes).any()
+    assert np.all(a[passes] >= np.broadcast_to(athr[:, None], a.shape)[passes])
+    # Tight: the exact threshold counts are at most ~1 above the bound.
+    exact = np.array([brentq(lambda q, xx=xx: detect.neg_log10_pfalse(q, xx) - 2.5,
+                             1e-6, 10 * xx + 100) for xx in x[::4]])
+    assert np.all(exact >= athr[::4]) and np.all(exact - athr[::4] < 1e-3 * exact + 1e-3)
+
+
+# --- smoothing -------------------------------------------------------------------
+def test_tophat_kernel_and_fft_convolution_are_exact():
+    k = detect.tophat_kernel(20.0 / PIX)
+    assert k.shape == (17, 17)
+    assert k.sum() == 213  # pixel centres within 20" (pi r^2 = 207.9 pixels)
+    rng = np.random.default_rng(1)
+    img = rng.poisson(2.0, (97, 131)).astype(float)
+    conv = detect.FFTConvolver(img.shape, k)
+    np.testing.assert_allclose(conv(img), convolve2d(img, k, mode="same"), atol=1e-9)
+
+
+def test_masked_smoothing_ignores_unexposed_pixels(nustar):
+    n = 120
+    expo = np.full((n, n), 1e5)
+    expo[:, :40] = 0.0
+    det = Detector(expo, tan_wcs(n), nustar, "3-24", background=np.full((n, n), 0.5))
+    counts = np.zeros((n, n), dtype=np.int64)
+    counts[:, :40] = 100                     # counts where there is no exposure
+    sig = det.significance(counts)
+    assert np.all(sig == 0.0)
+    assert len(det.detect(counts)) == 0
+
+
+# --- peaks -------------------------------------------------------------------------
+def test_find_peaks_simple_cases():
+    yy, xx = np.mgrid[0:60, 0:80]
+    img = 10 * np.exp(-((xx - 20) ** 2 + (yy - 30) ** 2) / 20.0)
+    img += 8 * np.exp(-((xx - 30) ** 2 + (yy - 31) ** 2) / 20.0)   # saddle ~5: one region
+    img += 6 * np.exp(-((xx - 60) ** 2 + (yy - 30) ** 2) / 20.0)   # a separate region
+    ix, iy = detect.find_peaks(img, 2.5)
+    assert sorted(zip(ix.tolist(), iy.tolist(), strict=True)) == [(20, 30), (30, 31), (60, 30)]
+    ix, iy = detect.find_peaks(img, 2.5, deblend_cont=1.0)   # no deblending
+    assert sorted(zip(ix.tolist(), iy.tolist(), strict=True)) == [(20, 30), (60, 30)]
+    plateau = np.zeros((10, 10))
+    plateau[4:6, 4:6] = 5.0                  # ties: one object
+    assert detect.find_peaks(plateau, 2.5)[0].size == 1
+    assert detect.find_peaks(np.zeros((5, 5)), 2.5)[0].size == 0
+
+
+def test_find_peaks_reproduces_sep_extract(nustar, kernel):
+    """Same objects as sep.extract region by region; same peaks except where sep's
+    random pixel attribution moves a deblended object's brightest pixel."""
+    n = 260
+    rng = np.random.default_rng(7)
+    expo = np.full((n, n), 4e5)
+    bkg = np.full((n, n), bkg_per_pixel(4e5))
+    srcs = [(int(x), int(y), float(c)) for x, y, c in
+            zip(rng.integers(20, 240, 25), rng.integers(20, 240, 25),
+                30 * rng.pareto(1.0, 25) + 60, strict=True)]
+    model = bkg + place((n, n), srcs, kernel)
+    det = Detector(expo, tan_wcs(n), nustar, "3-24", background=bkg)
+    total = agree = 0
+    for seed in range(3):
+        sig = det.significance(np.random.default_rng(seed).poisson(model), full=False)
+        for kw in ({}, {"minarea": 3}, {"deblend_cont": 0.05}, {"deblend_nthresh": 16}):
+            params = {"minarea": 1, **kw}
+            obj = sep.extract(sig, 2.5, filter_kernel=None, clean=False, **params)
+            ix, iy = detect.find_peaks(sig, 2.5, **params)
+            labels, nlab = ndimage.label(sig >= 2.5, np.ones((3, 3), bool))
+            per_region_sep = np.bincount(labels[obj["ypeak"], obj["xpeak"]], minlength=nlab + 1)
+            per_region_ours = np.bincount(labels[iy, ix], minlength=nlab + 1)
+            np.testing.assert_array_equal(per_region_ours, per_region_sep)
+            ref = set(zip(obj["xpeak"].tolist(), obj["ypeak"].tolist(), strict=True))
+            total += len(ref)
+            agree += len(ref & set(zip(ix.tolist(), iy.tolist(), strict=True)))
+    assert total > 300 and agree >= 0.9 * total
+
+
+def test_fast_significance_equals_full_map_above_threshold(nustar, kernel):
+    n = 200
+    expo = np.full((n, n), 3e5)
+    bkg = np.full((n, n), bkg_per_pixel(3e5)) * np.linspace(0.7, 1.3, n)[None, :]
+    model = bkg + place((n, n), [(60, 70, 800.0), (140, 120, 300.0)], kernel)
+    det = Detector(expo, tan_wcs(n), nustar, "3-24", background=bkg)
+    counts = np.random.default_rng(3).poisson(model)
+    full = det.significance(counts)
+    fast = det.significance(counts, full=False)
+    above = full >= 2.5
+    assert above.sum() > 100
+    np.testing.assert_array_equal(fast[above], full[above])
+    assert np.all(fast[~above] == 0.0)
+
+
+# --- deblending -----------------------------------------------------------------------
+def test_deblend_two_sources_40arcsec(nustar, kernel):
+    """Deblended total counts F of two sources 39" apart recover both inputs (3%)."""
+    n = 128
+    t = 2e5
+    srcs = [(56, 64, 3000.0), (72, 64, 1500.0)]          # 16 px = 39.3"
+    bkg = np.full((n, n), bkg_per_pixel(t))
+    model = bkg + place((n, n), srcs, kernel)
+    x = np.array([56.0, 72.0])
+    y = np.array([64.0, 64.0])
+    r = nustar.aperture_radius_arcsec / PIX
+    rng = np.random.default_rng(5)
+    ndraw = 200
+    cut = (slice(32, 96), slice(24, 104))                 # 64 x 80 around the pair
+    draws = rng.poisson(model[cut], size=(ndraw, 64, 80)).astype(float)
+    row = np.hstack(list(draws))
+    xs = (x[None, :] - 24 + 80.0 * np.arange(ndraw)[:, None]).ravel()
+    ys = np.tile(y - 32, ndraw)
+    from xsurvey.photometry import aperture_sum
+    nn = aperture_sum(row, xs, ys, r).reshape(ndraw, 2)
+    bb = aperture_sum(bkg, x, y, r)
+    f = np.array([detect.deblend(nn[i], bb, x, y, PIX, nustar.psf, 20.0, 90.0)[0]
+                  for i in range(ndraw)])
+    np.testing.assert_allclose(f.mean(axis=0), [3000.0, 1500.0], rtol=0.03)
+    # Without deblending the fainter source would be overestimated by > 20%.
+    raw = (nn - bb).mean(axis=0) / nustar.eef_aperture
+    assert raw[1] > 1.2 * 1500.0
+    # B' = B + neighbour's counts in the aperture.
+    total, bdeb = detect.deblend(nn[0], bb, x, y, PIX, nustar.psf, 20.0, 90.0)
+    a12 = nustar.psf.aperture_fraction(16 * PIX, 20.0)
+    np.testing.assert_allclose(bdeb, bb + a12 * total[::-1])
+
+
+def test_solve_deblend_groups_and_nonnegativity(nustar):
+    eef = nustar.eef_aperture
+    x = np.array([0.0, 10.0, 200.0, 400.0])
+    y = np.zeros(4)
+    i, j, frac = detect.aperture_pairs(x, y, PIX, nustar.psf, 20.0, 90.0)
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 1)]
+    truth = np.array([500.0, 0.0, 300.0, 0.0])
+    a = detect.aperture_matrix(4, eef, i, j, frac).toarray()
+    excess = a @ truth + np.array([0.0, -20.0, 0.0, -5.0])
+    f = detect.solve_deblend(excess, eef, i, j, frac)
+    # Same as one NNLS over all detections; the isolated ones are max(excess, 0) / EEF.
+    np.testing.assert_allclose(f, nnls(a, excess)[0], rtol=1e-10, atol=1e-10)
+    assert np.all(f >= 0) and f[3] == 0.0
+    assert f[2] == pytest.approx(300.0)
+    np.testing.assert_allclose(detect.solve_deblend(a @ truth, eef, i, j, frac), truth,
+                               atol=1e-9)
+
+
+def test_detection_separates_equal_sources_60arcsec(nustar, kernel):
+    n = 160
+    t = 2e5
+    srcs = [(60, 80, 2000.0), (84, 80, 2000.0)]          # 24 px = 59"
+    bkg = np.full((n, n), bkg_per_pixel(t))
+    model = bkg + place((n, n), srcs, kernel)
+    det = Detector(np.full((n, n), t), tan_wcs(n), nustar, "3-24", background=bkg)
+    rng = np.random.default_rng(8)
+    ratios = []
+    for _ in range(30):
+        tab = det.detect(rng.poisson(model))
+        for sx, sy, c in srcs:
+            d = np.hypot(tab["x"] - sx, tab["y"] - sy) * PIX
+            k = int(np.argmin(d))
+            assert d[k] < 15.0
+            ratios.append(tab["net"][k] / nustar.eef_aperture / c)
+    assert np.mean(ratios) == pytest.approx(1.0, abs=0.05)
+
+
+# --- the catalogue ------------------------------------------------------------------------
+def test_bright_source_no_saturation(nustar, kernel):
+    """1e-11 erg/cm2/s (3-24 keV) at 200 ks: position within 2", flux within 5%."""
+    n = 301
+    t = 2e5
+    flux = 1e-11
+    total = flux / nustar.cf("3-24") * t
+    bkg = np.full((n, n), bkg_per_pixel(t))
+    model = bkg + place((n, n), [(150, 150, total)], kernel)
+    wcs = tan_wcs(n)
+    tab = detect_sources(np.random.default_rng(4).poisson(model), bkg, np.full((n, n), t), wcs,
+                         nustar, "3-24")
+    best = tab[0]                                       # sorted by det_ml
+    assert np.hypot(best["x"] - 150, best["y"] - 150) * PIX < 2.0
+    assert np.isfinite(best["det_ml"]) and best["det_ml"] > 1e4
+    assert best["det_ml_raw"] >= best["det_ml"]
+    assert best["flux"] == pytest.approx(flux, rel=0.05)
+    assert best["exposure_ks"] == pytest.approx(200.0)
+    ra, dec = wcs.wcs_pix2world(best["x"], best["y"], 0)
+    assert best["ra"] == pytest.approx(float(ra)) and best["dec"] == pytest.approx(float(dec))
+    assert best["rate"] == pytest.approx(best["net"] / t)
+    assert best["snr"] == pytest.approx(best["net"] / np.sqrt(best["counts"]
+                                                              + best["bkg_deblended"]))
+
+
+def test_columns_units_descriptions_and_empty_table(nustar):
+    n = 100
+    expo = np.full((n, n), 1e5)
+    bkg = np.full((n, n), 0.3)
+    det = Detector(expo, tan_wcs(n), nustar, "3-24", background=bkg)
+    empty = det.detect(np.zeros((n, n), dtype=np.int64))
+    assert len(empty) == 0
+    assert empty.colnames == list(DETECTION_COLUMNS)
+    for name, (unit, desc) in DETECTION_COLUMNS.items():
+        assert empty[name].description == desc
+        assert empty[name].unit == (u.Unit(unit) if unit else None)
+    assert empty.meta["BAND"] == "3-24"
+    assert detect.empty_detection_table().colnames == list(DETECTION_COLUMNS)
+    # No exposure at all, and a map smaller than the top-hat: still a valid empty table.
+    for m in (50, 9):
+        none = Detector(np.zeros((m, m)), tan_wcs(m), nustar, "3-24", background=np.zeros((m, m)))
+        assert none.detect(np.zeros((m, m), dtype=int)).colnames == list(DETECTION_COLUMNS)
+    tiny = Detector(np.full((9, 9), 1e5), tan_wcs(9), nustar, "3-24",
+                    background=np.full((9, 9), 0.1))
+    assert len(tiny.detect(np.zeros((9, 9), dtype=int))) == 0
+
+
+def test_background_only_false_detections(nustar):
+    """Null mosaics: calibrated false-alarm rate, no edge effects, counts scale with area.
+
+    Expectation used: the per-pixel probability that ``-log10 P_false >= 2.5``
+    is known exactly for a Poisson mean x (the smallest count n_thr with
+    P(n_thr, x) <= 10**-2.5, then Prob(N >= n_thr)); the number of detections
+    lies between the number of separate excursions of this correlated map and
+    its number of local maxima above the threshold; it must scale with the
+    exposed area, be uniform (no excess near the exposure edge, which the
+    masked top-hat guarantees) and agree between independent realisations
+    (Poisson scatter). Calibrated this way, the 20" top-hat map of a flat
+    background holds about one independent test per 5 pixels.
+    """
+    t = 2e5
+    level = bkg_per_pixel(t)
+
+    def run(n, seeds):
+        yy, xx = np.mgrid[0:n, 0:n]
+        c = (n - 1) / 2
+        expo = np.where(np.hypot(xx - c, yy - c) < 0.45 * n, t, 0.0)
+        bkg = np.where(expo > 0, level, 0.0)
+        det = Detector(expo, tan_wcs(n), nustar, "3-24", background=bkg)
+        edge = ndimage.distance_transform_edt(expo > 0) < 20.0 / PIX
+        ndet, nedge, nexceed = 0, 0, 0
+        for s in seeds:
+            counts = np.random.default_rng(s).poisson(bkg)
+            tab = det.detect(counts)
+            ndet += len(tab)
+            ix, iy = np.rint(tab["x"]).astype(int), np.rint(tab["y"]).astype(int)
+            nedge += int(edge[iy, ix].sum())
+            sig = det.significance(counts, full=False)
+            above = sig >= 2.5
+            nexceed += int(above[(expo > 0) & ~edge].sum())
+            # Bracket: at least one detection per excursion region, at most one per
+            # local maximum above the threshold.
+            nregions = ndimage.label(above, np.ones((3, 3), bool))[1]
+            nmaxima = int((above & (sig == ndimage.maximum_filter(sig, size=3))).sum())
+            assert nregions <= len(tab) <= nmaxima
+        return det, expo, edge, ndet, nedge, nexceed
+
+    nseed = 20
+    det, expo, edge, nsmall, nedge, nexceed = run(200, range(nseed))
+    area = int((expo > 0).sum())
+    # (1) Per-pixel false-alarm rate against the exact Poisson expectation.
+    x = level * det.kernel.sum()
+    n_thr = np.arange(1, 200)
+    n_thr = n_thr[detect.neg_log10_pfalse(n_thr, x) >= 2.5][0]
+    p_exceed = gammainc(n_thr, x)
+    interior = int(((expo > 0) & ~edge).sum())
+    assert nexceed / (nseed * interior) == pytest.approx(p_exceed, rel=0.2)
+    # (2) No excess near the exposure edge: detections per pixel alike.
+    expected_edge = nsmall * (edge & (expo > 0)).sum() / area
+    assert abs(nedge - expected_edge) < 4 * np.sqrt(expected_edge) + 2
+    # (3) Detections per exposed pixel: same for a 4x larger field and other seeds.
+    _, expo4, _, nbig, _, _ = run(400, range(100, 105))
+    area4 = int((expo4 > 0).sum())
+    rate_small, rate_big = nsmall / (nseed * area), nbig / (5 * area4)
+    sd = np.hypot(np.sqrt(nsmall) / (nseed * area), np.sqrt(nbig) / (5 * area4))
+    assert abs(rate_small - rate_big) < 4 * sd
+    # (4) Scale: the rough top-hat map has many more excursions than "independent
+    # beams" (exposed area / top-hat area): one per ~5 exposed pixels x p_exceed.
+    beams = rate_small * area / p_exceed
+    assert area / 10 < beams < area / 2
+    # Empty result is a valid table (tiny background, no counts).
+    tab = detect_sources(np.zeros(expo.shape), np.full(expo.shape, 1e-4), expo,
+                         tan_wcs(200), nustar, "3-24")
+    assert len(tab) == 0 and tab.colnames == list(DETECTION_COLUMNS)
+
+
+def test_exposure_floor_and_background_update(nustar, kernel):
+    n = 160
+    expo = np.full((n, n), 2e5)
+    expo[:, 100:] = 1.5e4                              # 15 ks: below the 20 ks floor
+    bkg = bkg_per_pixel(expo)
+    model = bkg + place((n, n), [(50, 80, 2000.0), (130, 80, 2000.0)], kernel)
+    counts = np.random.default_rng(9).poisson(model)
+    det = Detector(expo, tan_wcs(n), nustar, "3-24", background=bkg)
+    tab = det.detect(counts)
+    assert np.all(tab["exposure_ks"] >= 20.0)
+    assert np.any(np.hypot(tab["x"] - 50, tab["y"] - 80) < 4)
+    assert not np.any(np.hypot(tab["x"] - 130, tab["y"] - 80) < 10)
+    low = Detector(expo, tan_wcs(n), nustar, "3-24", background=bkg, exposure_floor_ks=10.0)
+    tab_low = low.detect(counts)
+    assert np.any(np.hypot(tab_low["x"] - 130, tab_low["y"] - 80) < 4)
+    # Same answer twice (deterministic), and a new background is picked up.
+    again = det.detect(counts)
+    np.testing.assert_array_equal(np.asarray(tab["det_ml"]), np.asarray(again["det_ml"]))
+    higher = det.detect(counts, background=2 * bkg)
+    assert len(higher) < len(tab)
+    assert det.detect(counts, background=bkg)["det_ml"][0] == tab["det_ml"][0]
