@@ -15,6 +15,9 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/mosaic.smk"
 include: "workflow/rules/quality.smk"
+include: "workflow/rules/detect.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/calibrate.smk"
 
 
 rule all:
@@ -31,3 +34,14 @@ rule all:
         expand("results/quality/{stack}/bgcheck_summary.csv", stack=STACKS),
         expand("results/figures/{stack}/area_exposure.png", stack=STACKS),
         expand("results/figures/{stack}/bgcheck.png", stack=STACKS),
+        expand("results/detect/{stack}/{band}.fits", stack=STACKS, band=BANDS),
+        expand(
+            "results/figures/{stack}/detections_{band}.png",
+            stack=STACKS,
+            band=[b for b in config["detection"]["figure_bands"] if b in BANDS],
+        ),
+        expand(
+            "results/calibration/{stack}/{table}.csv",
+            stack=STACKS,
+            table=CALIBRATION_TABLES,
+        ),

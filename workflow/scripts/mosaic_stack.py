@@ -14,7 +14,7 @@ for k, (kind, path) in enumerate(zip(kinds, snakemake.output, strict=True)):
     total = mosaic.sum_maps(img for img, _, _ in images)
     unit, dtype = mosaic.MAP_KINDS[kind]
     write_image(path, total.astype(dtype), wcs, unit,
-                extra={"STACK": snakemake.wildcards.stack, "EPOCHS": ",".join(epochs),
+                extra={"STACK": snakemake.wildcards.stack, "XSEPOCHS": ",".join(epochs),
                        "BAND": header["BAND"], "E_MIN": header["E_MIN"],
                        "E_MAX": header["E_MAX"], "INSTRUME": header["INSTRUME"]})
     log.info("wrote %s from %d epochs (total %.6g %s)", path, len(files), total.sum(), unit)

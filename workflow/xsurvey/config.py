@@ -153,3 +153,13 @@ def check_demo_paths(df: pd.DataFrame, outdir: str, path) -> None:
                     f"observation table {path}, line {line}: demo mode expects {col} = "
                     f"'{expected}', found '{row[col]}'"
                 )
+
+
+def detection_parameters(cfg: dict):
+    """:class:`xsurvey.detect.DetectionParameters` from the ``detection`` config section."""
+    from dataclasses import fields
+
+    from .detect import DetectionParameters
+
+    names = {f.name for f in fields(DetectionParameters)}
+    return DetectionParameters(**{k: v for k, v in cfg.items() if k in names})

@@ -491,14 +491,6 @@ class SimulatedObservation:
         return comps["INTERNAL"] + comps["APERTURE"] + comps["FCXB"]
 
 
-def _inverse_eef(psf):
-    """Tables (eef, radius) to map uniform deviates to PSF radii (arcsec)."""
-    rk = psf.kernel_radius_arcsec
-    r = np.concatenate([[0.0], np.geomspace(1e-3, rk, 4000)])
-    e = np.maximum.accumulate(np.asarray(psf.eef(r), dtype=float))
-    return e, r
-
-
 def _sample_rows(grid, pdf, rows, u):
     """Inverse-CDF sampling of a different tabulated density for each event.
 
@@ -728,7 +720,7 @@ def _source_events(instrument, truth, elements, members, wcs, inside, half_fov_p
         mu[:, j] = rate * factor * t_exp * _vignetting(instrument, b, theta)
         pdfs.append((e, pdf))
 
-    eef_tab, r_tab = _inverse_eef(instrument.psf)
+    eef_tab, r_tab = instrument.psf.inverse_eef_table()
     eef_max = eef_tab[-1]
     counts = rng.poisson(mu * eef_max)
     flat = np.repeat(np.arange(counts.size), counts.ravel())

@@ -249,3 +249,28 @@ def setup_logging(log_path=None, level=logging.INFO) -> logging.Logger:
     logging.basicConfig(level=level, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return logging.getLogger("xsurvey")
+
+
+def read_mosaics(paths) -> tuple[dict, WCS]:
+    """Read a set of mosaics on one grid.
+
+    Parameters
+    ----------
+    paths : dict
+        ``{kind: path}``, e.g. counts, exposure, background, background_nofcxb.
+
+    Returns
+    -------
+    maps : dict of numpy.ndarray
+    wcs : astropy.wcs.WCS
+        The grid (of the first map); all maps must share its shape.
+    """
+    maps, wcs = {}, None
+    for kind, path in paths.items():
+        data, w, _ = read_image(path, f"{kind} mosaic", allow_negative=False)
+        if wcs is None:
+            wcs, shape = w, data.shape
+        elif data.shape != shape:
+            raise InputError(f"{kind} mosaic {path}: shape {data.shape} differs from {shape}")
+        maps[kind] = data
+    return maps, wcs

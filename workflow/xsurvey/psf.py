@@ -67,6 +67,7 @@ class RadialPSF(ABC):
             raise ValueError(f"psf.kernel_radius_arcsec must be > 0, got {kernel_radius_arcsec}")
         self.kernel_radius_arcsec = float(kernel_radius_arcsec)
         self._aperture_tables = {}
+        self._inverse_eef = None
 
     @abstractmethod
     def eef(self, radius_arcsec):
@@ -123,6 +124,19 @@ class RadialPSF(ABC):
         cx, cy = np.meshgrid(centre, centre)
         img[np.hypot(cx, cy) > self.kernel_radius_arcsec] = 0.0
         return img * (self.eef(self.kernel_radius_arcsec) / img.sum())
+
+    def inverse_eef_table(self):
+        """Tables ``(eef, radius_arcsec)`` mapping uniform deviates to PSF radii.
+
+        ``numpy.interp(u, eef, radius)`` with ``u`` uniform in
+        ``[0, EEF(kernel_radius)]`` draws radii of the PSF truncated at the
+        kernel radius (counts beyond it are dropped, as in :meth:`kernel`).
+        """
+        if self._inverse_eef is None:
+            r = np.concatenate([[0.0], np.geomspace(1e-3, self.kernel_radius_arcsec, 4000)])
+            e = np.maximum.accumulate(np.asarray(self.eef(r), dtype=float))
+            self._inverse_eef = (e, r)
+        return self._inverse_eef
 
     def aperture_fraction(self, separation_arcsec, aperture_arcsec: float):
         """Fraction of a source's counts inside a circle centred elsewhere.

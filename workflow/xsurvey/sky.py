@@ -101,6 +101,17 @@ class CountsModel(ABC):
         lo, hi = self._range(flux_min, flux_max)
         return np.asarray(area_deg2, dtype=float) * (self.n_gt_s(lo) - self.n_gt_s(hi))
 
+    def intensity(self, flux_min=None, flux_max=None) -> float:
+        """Summed flux of the sources per unit area, erg cm^-2 s^-1 deg^-2.
+
+        ``integral S |dN/dS| dS = lo N(>lo) - hi N(>hi) + integral N(>S) dS``
+        (by parts), the last term by the trapezoidal rule in log S.
+        """
+        lo, hi = self._range(flux_min, flux_max)
+        s = np.geomspace(lo, hi, 4001)
+        tail = np.trapezoid(self.n_gt_s(s) * s, np.log(s))
+        return float(lo * self.n_gt_s(lo) - hi * self.n_gt_s(hi) + tail)
+
     def draw_fluxes(self, rng, n: int, flux_min=None, flux_max=None) -> np.ndarray:
         """Draw ``n`` fluxes distributed as dN/dS between ``flux_min`` and ``flux_max``.
 

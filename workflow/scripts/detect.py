@@ -1,0 +1,19 @@
+"""Rule detect: detection, deblending and photometry of one stack mosaic."""
+
+from xsurvey.config import detection_parameters
+from xsurvey.detect import Detector
+from xsurvey.instrument import load_instrument
+from xsurvey.io import read_mosaics, setup_logging, write_table
+from xsurvey.mosaic import MAP_KINDS
+
+log = setup_logging(snakemake.log[0])
+inst = load_instrument(snakemake.input.instrument)
+band, stack = snakemake.wildcards.band, snakemake.wildcards.stack
+maps, wcs = read_mosaics(dict(zip(MAP_KINDS, snakemake.input.maps, strict=True)))
+detector = Detector(maps["exposure"], wcs, inst, band, background=maps["background"],
+                    params=detection_parameters(snakemake.params.detection))
+table = detector.detect(maps["counts"])
+table.meta.update({"STACK": stack, "INSTRUME": inst.name})
+log.info("stack %s band %s: %d detections, %d with DET_ML > 10", stack, band, len(table),
+         int((table["det_ml"] > 10).sum()))
+write_table(table, snakemake.output[0])
