@@ -1,0 +1,78 @@
+"""Throughput of the replica loop (render, detect, deblend, photometry, match).
+
+Runs on one band of the default demo stack (run `snakemake --cores all` first, or at least
+`snakemake --cores all results/detect/all/3-24.fits`), on one core, and prints as its last
+line ``band-replicas/s/core: <value>``.
+
+Usage: python benchmarks/bench_replicas.py [--band 3-24] [--stack all] [--replicas 40]
+       [--profile]
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import yaml  # noqa: E402
+from astropy.table import Table  # noqa: E402
+
+from xsurvey import simulate  # noqa: E402
+from xsurvey.config import detection_parameters  # noqa: E402
+from xsurvey.instrument import load_instrument  # noqa: E402
+from xsurvey.io import read_mosaics  # noqa: E402
+from xsurvey.mosaic import MAP_KINDS  # noqa: E402
+from xsurvey.sky import counts_model_from_config  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--band", default="3-24")
+    ap.add_argument("--stack", default="all")
+    ap.add_argument("--replicas", type=int, default=40)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args(argv)
+    warnings.simplefilter("ignore")
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    inst = load_instrument(REPO / cfg["instrument"])
+    stack_dir = REPO / "results" / "stacks" / args.stack / args.band
+    real_file = REPO / "results" / "detect" / args.stack / f"{args.band}.fits"
+    if not real_file.exists():
+        sys.exit(f"missing {real_file}: run the demo first (snakemake --cores all)")
+    maps, wcs = read_mosaics({k: stack_dir / f"{k}.fits" for k in MAP_KINDS})
+    t0 = time.perf_counter()
+    setup = simulate.make_setup(
+        maps["counts"], maps["exposure"], maps["background"], maps["background_nofcxb"], wcs,
+        inst, args.band, counts_model_from_config(cfg["simulations"]["lognlogs"]), cfg["seed"],
+        args.stack, detection_parameters(cfg["detection"]), Table.read(real_file),
+        cfg["simulations"].get("bright_flux"))
+    t_setup = time.perf_counter() - t0
+    simulate.run_replica(setup, 0)  # warm caches
+    prof = cProfile.Profile() if args.profile else None
+    if prof:
+        prof.enable()
+    t0 = time.perf_counter()
+    n_det = 0
+    for i in range(1, args.replicas + 1):
+        det, _ = simulate.run_replica(setup, i)
+        n_det += len(det["ra"])
+    dt = time.perf_counter() - t0
+    if prof:
+        prof.disable()
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+    print(f"stack {args.stack}, band {args.band}, mosaic {maps['counts'].shape}: setup "
+          f"{t_setup:.2f} s; {args.replicas} replicas in {dt:.2f} s "
+          f"({1e3 * dt / args.replicas:.0f} ms each, {n_det / args.replicas:.0f} detections "
+          f"per replica)")
+    print(f"band-replicas/s/core: {args.replicas / dt:.2f}")
+
+
+if __name__ == "__main__":
+    main()
