@@ -18,6 +18,7 @@ include: "workflow/rules/quality.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/calibrate.smk"
+include: "workflow/rules/catalog.smk"
 
 
 rule all:
@@ -45,3 +46,10 @@ rule all:
             stack=STACKS,
             table=CALIBRATION_TABLES,
         ),
+        expand(
+            "results/catalog/{stack}/catalog_{level}.fits", stack=STACKS, level=LEVELS
+        ),
+        expand("results/lognlogs/{stack}/{band}.csv", stack=STACKS, band=BANDS),
+        expand("results/lognlogs/{stack}/replicas_{band}.csv", stack=STACKS, band=BANDS),
+        expand("results/catalog/{stack}/epoch_only.csv", stack=STACKS),
+        expand("results/catalog/{stack}/truth_check.csv", stack=STACKS) if DEMO else [],

@@ -5,6 +5,7 @@ CALIBRATION_TABLES = (
     "reliability",
     "completeness",
     "skycoverage",
+    "countscoverage",
     "sensitivity",
     "positions",
     "summary",
@@ -61,6 +62,7 @@ rule calibrate:
         n_replicas=N_REPLICAS,
         calibration=config["calibration"],
         floor_ks=config["detection"]["exposure_floor_ks"],
+        snr_min=config["lognlogs"]["snr_min"],
         tables=CALIBRATION_TABLES,
         figures=CALIBRATION_FIGURES,
     script:

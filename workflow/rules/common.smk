@@ -86,3 +86,24 @@ def demo_row(obs_id, module):
         "epoch": row.epoch,
         **{c: float(row[c]) for c in POINTING_COLUMNS},
     }
+
+
+STACK_MAPS = ("counts", "background", "exposure")
+
+
+def stack_catalog_inputs(wildcards):
+    """Detections, mosaics and calibration of a stack (rule catalog)."""
+    return {
+        "instrument": INSTRUMENT_FILE,
+        "detections": expand(
+            "results/detect/{stack}/{band}.fits", stack=wildcards.stack, band=BANDS
+        ),
+        "maps": expand(
+            "results/stacks/{stack}/{band}/{kind}.fits",
+            stack=wildcards.stack,
+            band=BANDS,
+            kind=STACK_MAPS,
+        ),
+        "thresholds": f"results/calibration/{wildcards.stack}/thresholds.csv",
+        "reliability": f"results/calibration/{wildcards.stack}/reliability.csv",
+    }

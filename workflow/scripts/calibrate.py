@@ -22,7 +22,7 @@ for b, band in enumerate(bands):
         det, inp, exposure, proj_plane_pixel_area(wcs), band, snakemake.params.n_replicas,
         cfg["exposure_edges_ks"], cfg["n_intervals"], snakemake.params.floor_ks,
         levels=cfg["reliability_levels"], bright_flux=cfg["bright_flux"],
-        bins_per_decade=cfg["flux_bins_per_decade"])
+        bins_per_decade=cfg["flux_bins_per_decade"], snr_min=snakemake.params.snr_min)
     for row in results[band]["thresholds"].itertuples():
         log.info("band %s, %g-%g ks: DET_ML threshold %.2f for reliability %.2f (%d detections)",
                  band, row.exp_lo_ks, row.exp_hi_ks, row.det_ml_threshold, row.reliability,

@@ -8,12 +8,13 @@ from xsurvey.mosaic import MAP_KINDS
 
 log = setup_logging(snakemake.log[0])
 inst = load_instrument(snakemake.input.instrument)
-band, stack = snakemake.wildcards.band, snakemake.wildcards.stack
+band = snakemake.wildcards.band
+where = snakemake.wildcards.get("stack") or f"epoch {snakemake.wildcards.epoch}"
 maps, wcs = read_mosaics(dict(zip(MAP_KINDS, snakemake.input.maps, strict=True)))
 detector = Detector(maps["exposure"], wcs, inst, band, background=maps["background"],
                     params=detection_parameters(snakemake.params.detection))
 table = detector.detect(maps["counts"])
-table.meta.update({"STACK": stack, "INSTRUME": inst.name})
-log.info("stack %s band %s: %d detections, %d with DET_ML > 10", stack, band, len(table),
+table.meta.update({"MOSAIC": where, "INSTRUME": inst.name})
+log.info("%s band %s: %d detections, %d with DET_ML > 10", where, band, len(table),
          int((table["det_ml"] > 10).sum()))
 write_table(table, snakemake.output[0])

@@ -274,3 +274,23 @@ def read_mosaics(paths) -> tuple[dict, WCS]:
             raise InputError(f"{kind} mosaic {path}: shape {data.shape} differs from {shape}")
         maps[kind] = data
     return maps, wcs
+
+
+def read_band_mosaics(files, bands, kinds) -> tuple[dict, WCS]:
+    """Mosaics listed band-major, kind-minor (``expand(..., band=bands, kind=kinds)``).
+
+    Returns
+    -------
+    maps : dict
+        ``band -> {kind: numpy.ndarray}``.
+    wcs : astropy.wcs.WCS
+    """
+    files = list(files)
+    if len(files) != len(bands) * len(kinds):
+        raise ValueError(f"expected {len(bands) * len(kinds)} mosaics, got {len(files)}")
+    maps, wcs = {}, None
+    for b, band in enumerate(bands):
+        chunk = files[b * len(kinds):(b + 1) * len(kinds)]
+        maps[band], w = read_mosaics(dict(zip(kinds, chunk, strict=True)))
+        wcs = wcs or w
+    return maps, wcs

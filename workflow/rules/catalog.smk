@@ -1,0 +1,184 @@
+"""Band-merged catalogues, number counts and per-epoch detection (METHOD §9, §10, §13)."""
+
+LEVELS = {int(round(100 * r)): r for r in config["calibration"]["reliability_levels"]}
+
+
+rule catalog:
+    """95% and 99% reliability catalogues of a stack and their band combinations."""
+    input:
+        unpack(stack_catalog_inputs),
+    output:
+        fits=expand("results/catalog/{{stack}}/catalog_{level}.fits", level=LEVELS),
+        csv=expand("results/catalog/{{stack}}/catalog_{level}.csv", level=LEVELS),
+        combinations=expand(
+            "results/catalog/{{stack}}/band_combinations_{level}.csv", level=LEVELS
+        ),
+        figure=report(
+            "results/figures/{stack}/flux_distributions.png",
+            category="Catalogue",
+            caption="../report/flux_distributions.rst",
+        ),
+    log:
+        "logs/catalog/{stack}.log",
+    conda:
+        "../../envs/detect.yaml"
+    resources:
+        mem_mb=1500,
+        runtime=10,
+    params:
+        bands=BANDS,
+        levels=LEVELS,
+        kinds=STACK_MAPS,
+        prefix=config["catalog"]["name_prefix"],
+    script:
+        "../scripts/catalog.py"
+
+
+rule truth_check:
+    """Demo only: catalogue sources matched to the true input list, against expectation."""
+    input:
+        catalogs=expand("results/catalog/{{stack}}/catalog_{level}.fits", level=LEVELS),
+        detections=expand("results/detect/{{stack}}/{band}.fits", band=BANDS),
+        exposure=f"results/stacks/{{stack}}/{BANDS[0]}/exposure.fits",
+        truth=f"{DEMO_DIR}/truth/sources.fits",
+    output:
+        summary="results/catalog/{stack}/truth_check.csv",
+        sources=expand(
+            "results/catalog/{{stack}}/truth_match_{level}.csv", level=LEVELS
+        ),
+    log:
+        "logs/catalog/truth_check_{stack}.log",
+    conda:
+        "../../envs/detect.yaml"
+    params:
+        bands=BANDS,
+        levels=LEVELS,
+        radius=INSTRUMENT.match_radius_arcsec,
+    script:
+        "../scripts/truth_check.py"
+
+
+rule lognlogs:
+    """Number counts per band from the 95% catalogue and the sky coverage."""
+    input:
+        catalog=f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits",
+        coverage="results/calibration/{stack}/countscoverage.csv",
+        sensitivity="results/calibration/{stack}/sensitivity.csv",
+        instrument=INSTRUMENT_FILE,
+    output:
+        tables=expand("results/lognlogs/{{stack}}/{band}.csv", band=BANDS),
+        figure=report(
+            "results/figures/{stack}/lognlogs.png",
+            category="Number counts",
+            caption="../report/lognlogs.rst",
+        ),
+    log:
+        "logs/lognlogs/{stack}.log",
+    conda:
+        "../../envs/detect.yaml"
+    params:
+        bands=BANDS,
+        level=LEVELS[min(LEVELS)],
+        lognlogs=config["lognlogs"],
+        model=config["simulations"]["lognlogs"],
+    script:
+        "../scripts/lognlogs.py"
+
+
+rule lognlogs_replicas:
+    """Number counts recovered from the replicas' catalogues against the input model."""
+    input:
+        detections=lambda wc: expand(
+            "results/sims/{stack}/{band}/chunk{chunk}.parquet",
+            stack=wc.stack,
+            band=BANDS,
+            chunk=CHUNKS,
+        ),
+        inputs=lambda wc: expand(
+            "results/sims/{stack}/{band}/chunk{chunk}.inputs.parquet",
+            stack=wc.stack,
+            band=BANDS,
+            chunk=CHUNKS,
+        ),
+        exposure=f"results/stacks/{{stack}}/{BANDS[0]}/exposure.fits",
+        thresholds="results/calibration/{stack}/thresholds.csv",
+        sensitivity="results/calibration/{stack}/sensitivity.csv",
+        instrument=INSTRUMENT_FILE,
+    output:
+        tables=expand("results/lognlogs/{{stack}}/replicas_{band}.csv", band=BANDS),
+        figure=report(
+            "results/figures/{stack}/lognlogs_replicas.png",
+            category="Number counts",
+            caption="../report/lognlogs_replicas.rst",
+        ),
+    log:
+        "logs/lognlogs/replicas_{stack}.log",
+    conda:
+        "../../envs/detect.yaml"
+    resources:
+        mem_mb=3000,
+    params:
+        bands=BANDS,
+        n_chunks=len(CHUNKS),
+        n_replicas=N_REPLICAS,
+        level=LEVELS[min(LEVELS)],
+        lognlogs=config["lognlogs"],
+        model=config["simulations"]["lognlogs"],
+        bins_per_decade=config["calibration"]["flux_bins_per_decade"],
+    script:
+        "../scripts/lognlogs_replicas.py"
+
+
+rule detect_epoch:
+    """Detections on one epoch's mosaic (thresholds come from the stack)."""
+    input:
+        instrument=INSTRUMENT_FILE,
+        maps=expand("results/epochs/{{epoch}}/{{band}}/{kind}.fits", kind=MAP_KINDS),
+    output:
+        "results/detect/epochs/{epoch}/{band}.fits",
+    log:
+        "logs/detect/epoch_{epoch}_{band}.log",
+    conda:
+        "../../envs/detect.yaml"
+    resources:
+        mem_mb=1500,
+    params:
+        detection=config["detection"],
+    script:
+        "../scripts/detect.py"
+
+
+rule epoch_catalog:
+    """Per-epoch catalogues with the stack's thresholds; sources absent from the stack."""
+    input:
+        instrument=INSTRUMENT_FILE,
+        detections=lambda wc: expand(
+            "results/detect/epochs/{epoch}/{band}.fits",
+            epoch=STACKS[wc.stack],
+            band=BANDS,
+        ),
+        maps=lambda wc: expand(
+            "results/epochs/{epoch}/{band}/{kind}.fits",
+            epoch=STACKS[wc.stack],
+            band=BANDS,
+            kind=STACK_MAPS,
+        ),
+        thresholds="results/calibration/{stack}/thresholds.csv",
+        reliability="results/calibration/{stack}/reliability.csv",
+        stack_catalog=f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits",
+    output:
+        catalogs=directory("results/catalog/{stack}/epochs"),
+        epoch_only="results/catalog/{stack}/epoch_only.csv",
+    log:
+        "logs/catalog/epochs_{stack}.log",
+    conda:
+        "../../envs/detect.yaml"
+    params:
+        epochs=lambda wc: STACKS[wc.stack],
+        bands=BANDS,
+        kinds=STACK_MAPS,
+        level=LEVELS[min(LEVELS)],
+        prefix=config["catalog"]["name_prefix"],
+        radius=INSTRUMENT.match_radius_arcsec,
+    script:
+        "../scripts/epoch_catalog.py"

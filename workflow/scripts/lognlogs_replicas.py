@@ -1,0 +1,65 @@
+"""Rule lognlogs_replicas: number counts recovered from the replicas versus the input.
+
+The counts coverage is made from the first half of the replicas and the counts are
+recovered from the second half, so the check is not circular.
+"""
+
+import numpy as np
+import pandas as pd
+from astropy.wcs.utils import proj_plane_pixel_area
+
+from xsurvey import calibrate, figures, lognlogs
+from xsurvey.calibrate import write_csv
+from xsurvey.instrument import load_instrument
+from xsurvey.io import read_image, setup_logging
+from xsurvey.sky import counts_model_from_config
+
+log = setup_logging(snakemake.log[0])
+inst = load_instrument(snakemake.input.instrument)
+cfg, level = snakemake.params.lognlogs, snakemake.params.level
+n_chunks, n_rep = snakemake.params.n_chunks, snakemake.params.n_replicas
+half_rep = n_rep // 2
+thresholds = pd.read_csv(snakemake.input.thresholds)
+sensitivity = pd.read_csv(snakemake.input.sensitivity)
+exposure, wcs, _ = read_image(snakemake.input.exposure, "exposure mosaic")
+area = float((exposure > 0).sum()) * proj_plane_pixel_area(wcs)
+model = counts_model_from_config(snakemake.params.model)
+
+
+def chunks(files, b, columns):
+    return pd.concat([pd.read_parquet(f, columns=columns)
+                      for f in files[b * n_chunks:(b + 1) * n_chunks]], ignore_index=True)
+
+
+counts, models, flux_max = {}, {}, {}
+for b, (band, path) in enumerate(zip(snakemake.params.bands, snakemake.output.tables,
+                                     strict=True)):
+    half = lognlogs.half_area_flux(sensitivity, band, level)
+    if not np.isfinite(half):
+        log.warning("band %s: no half-area flux at reliability %g; validation skipped", band,
+                    level)
+        write_csv(pd.DataFrame(columns=["flux", "n_gt_s", "n_std", "ratio", "pull"]), path)
+        continue
+    det = chunks(snakemake.input.detections, b, ["replica", "det_ml", "exposure_ks", "flux",
+                                                 "snr"])
+    inp = chunks(snakemake.input.inputs, b, ["replica", "flux"])
+    thr = thresholds[thresholds.band == band]
+    bins = calibrate.log_bins(inp["flux"].min(), inp["flux"].max(),
+                              snakemake.params.bins_per_decade)
+    cov = calibrate.counts_coverage(det[det.replica < half_rep], inp[inp.replica < half_rep],
+                                    thr, bins, area, cfg["snr_min"])
+    cov_flux, cov_area = lognlogs.coverage_curve(cov, band, level)
+    flux_max[band] = cfg["flux_max"].get(band, cfg["flux_max"]["default"])
+    models[band] = lognlogs.band_model(model, inst.band_flux_ratio(band))
+    rep = lognlogs.replica_number_counts(
+        det[det.replica >= half_rep], thr, cov_flux, cov_area, half, flux_max[band], level,
+        cfg["snr_min"], cfg["half_area_fraction"], replicas=range(half_rep, n_rep))
+    counts[band] = lognlogs.compare_to_model(rep, models[band], flux_max[band])
+    ratio = counts[band]["ratio"].to_numpy()
+    log.info("band %s: recovered / input N(>S) %.3f-%.3f, median %.3f; |pull| max %.2f", band,
+             np.nanmin(ratio), np.nanmax(ratio), np.nanmedian(ratio),
+             counts[band]["pull"].abs().max())
+    write_csv(counts[band], path)
+figures.save(figures.replica_counts_curves(counts, models, flux_max,
+                                           title=f"stack {snakemake.wildcards.stack}"),
+             snakemake.output.figure)
