@@ -124,3 +124,37 @@ def test_honest_thresholds_on_fresh_replicas(setup):
         sigma = np.sqrt((1 - level) * level / n)
         assert n > 150
         assert abs(spurious - (1 - level)) < 3 * sigma + 0.005, (level, t, n, spurious)
+
+
+def test_number_counts_recovered_from_replicas(setup, nustar):
+    """Counts from simulated catalogues reproduce the input logN-logS within 1 sigma.
+
+    Thresholds and the counts coverage come from one half of the replicas; the
+    counts are recovered from the other half with the METHOD §10 selection.
+    """
+    from xsurvey import lognlogs
+
+    n = 300
+    det, inp = simulate.run_replicas(setup, range(n), progress_every=10_000)
+    thr = calibrate.threshold_for_reliability(
+        calibrate.reliability_curve(det[det.replica < n // 2], edges_ks=[20.0, np.inf]), (0.95,))
+    bins = calibrate.log_bins(inp.flux.min(), inp.flux.max(), 8)
+    first = det.replica < n // 2
+    cov = calibrate.counts_coverage(det[first], inp[inp.replica < n // 2], thr, bins,
+                                    setup.area_deg2, snr_min=2.5)
+    cov_flux, cov_area = lognlogs.coverage_curve(cov, level=0.95)
+    sens = calibrate.sensitivity(calibrate.sky_coverage(
+        calibrate.completeness(inp[inp.replica < n // 2], thr, bins),
+        calibrate.geometric_areas(setup.exposure, (setup.pixel_arcsec / 3600) ** 2,
+                                  [20.0, np.inf])), setup.area_deg2)
+    half = float(sens.flux_half_area.iloc[0])
+    flux_max = 1e-13
+    rep = lognlogs.replica_number_counts(det[~first], thr, cov_flux, cov_area, half, flux_max,
+                                         replicas=range(n // 2, n))
+    model = lognlogs.band_model(setup.counts_model, setup.band_ratio)
+    cmp = lognlogs.compare_to_model(rep, model, flux_max)
+    # the fitted range: from the faintest flux with selected sources up to flux_max
+    fitted = cmp[(cmp.flux >= cov_flux[np.nanargmax(cov_area > 0)]) & (cmp.flux < flux_max)]
+    assert len(fitted) >= 5
+    assert np.all(np.abs(fitted.pull) < 1.0), fitted[["flux", "ratio", "pull"]]
+    assert abs(np.median(fitted.ratio) - 1) < 0.1

@@ -51,9 +51,14 @@ for b, (band, path) in enumerate(zip(snakemake.params.bands, snakemake.output.ta
     cov_flux, cov_area = lognlogs.coverage_curve(cov, band, level)
     flux_max[band] = cfg["flux_max"].get(band, cfg["flux_max"]["default"])
     models[band] = lognlogs.band_model(model, inst.band_flux_ratio(band))
+    # fitted range: from where the counts coverage is non-zero (and a fraction of the
+    # half-area flux, METHOD §10) up to the maximum flux
+    lowest = max(cfg["half_area_fraction"] * half, float(cov_flux[np.argmax(cov_area > 0)]))
+    grid = np.geomspace(lowest, flux_max[band], 10, endpoint=False)
     rep = lognlogs.replica_number_counts(
         det[det.replica >= half_rep], thr, cov_flux, cov_area, half, flux_max[band], level,
-        cfg["snr_min"], cfg["half_area_fraction"], replicas=range(half_rep, n_rep))
+        cfg["snr_min"], cfg["half_area_fraction"], flux_grid=grid,
+        replicas=range(half_rep, n_rep))
     counts[band] = lognlogs.compare_to_model(rep, models[band], flux_max[band])
     ratio = counts[band]["ratio"].to_numpy()
     log.info("band %s: recovered / input N(>S) %.3f-%.3f, median %.3f; |pull| max %.2f", band,
