@@ -542,3 +542,362 @@ def flux_distributions(catalog, bands, bins_per_decade=8, title=""):
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- counterparts (§11)
+_CLASS_STYLE = {"secure": ("C0", "o"), "ambiguous": ("C1", "s"), "unidentified": ("0.6", "x"),
+                "outside_coverage": ("0.8", "+")}
+
+
+def counterpart_magnitude_distributions(magnitudes, title=""):
+    """Background density n(m) and counterpart distribution q(m) of one catalogue.
+
+    Parameters
+    ----------
+    magnitudes : astropy.table.Table
+        ``LRResult.magnitudes`` (:func:`xsurvey.counterparts.likelihood_ratio_match`):
+        ``mag_lo, mag_hi, n_arcsec2_mag, n_search, background_search, q_mag``;
+        ``meta`` Q (and CATALOG).
+    title : str
+        Figure title (default: the catalogue name).
+    """
+    t = magnitudes
+    edges = np.r_[np.asarray(t["mag_lo"], float), float(t["mag_hi"][-1])] if len(t) else \
+        np.array([0.0, 1.0])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.5))
+    n = np.asarray(t["n_arcsec2_mag"], float) * 3600.0**2
+    ax1.stairs(n, edges, color="C0", lw=1.4, label="n(m), annuli")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("Magnitude")
+    ax1.set_ylabel(r"n(m) [deg$^{-2}$ mag$^{-1}$]")
+    ax1.legend(frameon=False, loc="upper left")
+    width = np.diff(edges)
+    ax2.stairs(np.asarray(t["n_search"], float) / width, edges, color="0.4", lw=1.0,
+               label="within search radius")
+    ax2.stairs(np.asarray(t["background_search"], float) / width, edges, color="C3", lw=1.0,
+               ls="--", label="expected background")
+    ax2.stairs(np.asarray(t["excess"], float) / width, edges, color="C0", lw=1.6,
+               label="excess (smoothed)")
+    ax2.set_xlabel("Magnitude")
+    ax2.set_ylabel(r"Objects mag$^{-1}$")
+    ax2b = ax2.twinx()
+    ax2b.stairs(np.asarray(t["q_mag"], float), edges, color="C2", lw=1.2, ls=":",
+                label=f"q(m), Q = {t.meta.get('Q', np.nan):.2f}")
+    ax2b.set_ylabel(r"q(m) [mag$^{-1}$]", color="C2")
+    h1, l1 = ax2.get_legend_handles_labels()
+    h2, l2 = ax2b.get_legend_handles_labels()
+    ax2.legend(h1 + h2, l1 + l2, frameon=False, fontsize=7, loc="upper left")
+    fig.suptitle(title or str(t.meta.get("CATALOG", "")), fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def lr_reliability_completeness(curve, lr_threshold, title=""):
+    """Sample reliability R and completeness C versus the LR threshold.
+
+    Parameters
+    ----------
+    curve : astropy.table.Table
+        ``lr_threshold, reliability, completeness, mean``
+        (:func:`xsurvey.counterparts.reliability_completeness`).
+    lr_threshold : float
+        Chosen threshold (maximum of (R + C)/2), marked by a vertical line.
+    title : str
+    """
+    fig, ax = plt.subplots(figsize=(5.0, 3.7))
+    lr = np.asarray(curve["lr_threshold"], float)
+    if lr.size:
+        ax.step(lr, curve["reliability"], where="post", color="C0", label="reliability R")
+        ax.step(lr, curve["completeness"], where="post", color="C1", label="completeness C")
+        ax.step(lr, curve["mean"], where="post", color="0.5", ls=":", label="(R + C) / 2")
+        ax.set_xscale("log")
+    if np.isfinite(lr_threshold):
+        ax.axvline(lr_threshold, color="k", lw=0.8, ls="--",
+                   label=rf"LR$_{{\rm th}}$ = {lr_threshold:.3g}")
+    ax.set_ylim(0.0, 1.05)
+    ax.set_xlabel("Likelihood-ratio threshold")
+    ax.set_ylabel("Fraction")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8, loc="lower left")
+    return fig
+
+
+def xray_optical_plane(flux, mag, c_band, classes=None, xo_levels=(-1.0, 0.0, 1.0),
+                       flux_label="X-ray flux", mag_label="Magnitude", title=""):
+    """Counterpart magnitude versus X-ray flux with loci of constant X/O.
+
+    Parameters
+    ----------
+    flux : array_like
+        X-ray flux (erg cm^-2 s^-1).
+    mag : array_like
+        Counterpart magnitude (NaN: not plotted).
+    c_band : float
+        Constant of ``X/O = log10 f + m/2.5 + C`` (:func:`xsurvey.counterparts.xo_ratio`).
+    classes : array_like of str, optional
+        Identification class per source (colour/marker).
+    xo_levels : sequence of float
+        X/O values drawn as lines (default 0 and +/-1).
+    flux_label, mag_label, title : str
+    """
+    flux = np.asarray(flux, float)
+    mag = np.asarray(mag, float)
+    ok = np.isfinite(flux) & (flux > 0) & np.isfinite(mag)
+    fig, ax = plt.subplots(figsize=(5.0, 4.0))
+    cls = np.asarray(classes).astype(str) if classes is not None else np.full(flux.size, "")
+    for name in dict.fromkeys(cls[ok]):
+        m = ok & (cls == name)
+        color, marker = _CLASS_STYLE.get(name, ("C0", "o"))
+        ax.scatter(flux[m], mag[m], s=14, color=color, marker=marker,
+                   label=f"{name} ({m.sum()})" if name else None)
+    if ok.any():
+        fx = np.logspace(np.log10(flux[ok].min()) - 0.3, np.log10(flux[ok].max()) + 0.3, 50)
+    else:
+        fx = np.logspace(-16, -12, 50)
+    for level in xo_levels:
+        ls = "-" if level == 0 else "--"
+        ax.plot(fx, 2.5 * (level - np.log10(fx) - c_band), color="k", lw=0.8, ls=ls)
+        ax.annotate(f"X/O = {level:+g}", (fx[-1], 2.5 * (level - np.log10(fx[-1]) - c_band)),
+                    fontsize=7, ha="right", va="bottom")
+    if ok.any():
+        ax.set_ylim(mag[ok].max() + 1.0, mag[ok].min() - 1.0)
+    else:
+        ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel(f"{flux_label} [{_FLUX_LABEL}]")
+    ax.set_ylabel(mag_label)
+    ax.set_title(title)
+    if classes is not None:
+        ax.legend(frameon=False, fontsize=8, loc="lower left")
+    return fig
+
+
+def hard_soft_flux_comparison(flux_pred_soft, flux_soft, scatter_dex=None,
+                              x_label="Hard flux converted to the soft band",
+                              y_label="Soft flux", title=""):
+    """Soft-X-ray flux of the primary counterpart versus the converted hard flux.
+
+    Parameters
+    ----------
+    flux_pred_soft : array_like
+        Hard-band flux times the spectral conversion to the soft band
+        (``soft_flux_pred`` of :func:`xsurvey.counterparts.associate_soft`).
+    flux_soft : array_like
+        Soft flux of the primary counterpart.
+    scatter_dex : float, optional
+        Draw the 1:1 line with a band of +/- this (dex).
+    x_label, y_label, title : str
+    """
+    x = np.asarray(flux_pred_soft, float)
+    y = np.asarray(flux_soft, float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    ax.scatter(x[ok], y[ok], s=14, color="C0", label=f"primary counterparts ({ok.sum()})")
+    if ok.any():
+        lo = min(x[ok].min(), y[ok].min()) / 2.0
+        hi = max(x[ok].max(), y[ok].max()) * 2.0
+    else:
+        lo, hi = 1e-16, 1e-12
+    line = np.array([lo, hi])
+    ax.plot(line, line, color="k", lw=0.8, label="1:1")
+    if scatter_dex:
+        ax.fill_between(line, line / 10**scatter_dex, line * 10**scatter_dex, color="0.85",
+                        zorder=0, label=rf"$\pm${scatter_dex:g} dex")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel(f"{x_label} [{_FLUX_LABEL}]")
+    ax.set_ylabel(f"{y_label} [{_FLUX_LABEL}]")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    return fig
+
+
+# --------------------------------------------------------------------------- spectral shape (§12)
+def _nh_label(nh):
+    return rf"$N_\mathrm{{H}}=10^{{{np.log10(nh):.3g}}}$"
+
+
+def _hr_arrays(hr_table):
+    def get(*names):
+        for name in names:
+            try:
+                return np.asarray(hr_table[name])
+            except (KeyError, ValueError):
+                continue
+        raise ValueError(f"HR table lacks any of the columns {names}")
+
+    return (get("hr", "mode").astype(float), get("hr_lo68", "lo68").astype(float),
+            get("hr_hi68", "hi68").astype(float), get("hr_lo90", "lo90").astype(float),
+            get("hr_hi90", "hi90").astype(float), get("hr_flag", "flag").astype(str))
+
+
+def _draw_hr_points(ax, x, hr_table):
+    """HR with 68% bars (two-sided), 90% limits as arrows, unconstrained in grey."""
+    mode, lo, hi, lo90, hi90, flag = _hr_arrays(hr_table)
+    x = np.asarray(x, float)
+    ok = np.isfinite(x) & np.isfinite(mode)
+    two = ok & (flag == "two-sided")
+    ax.errorbar(x[two], mode[two], yerr=[mode[two] - lo[two], hi[two] - mode[two]], fmt="o",
+                ms=3.5, color="C0", ecolor="C0", elinewidth=0.8, capsize=0,
+                label=f"two-sided ({two.sum()})")
+    arrow = 0.08
+    low = ok & (flag == "lower_limit")
+    if low.any():
+        ax.errorbar(x[low], lo90[low], yerr=arrow, lolims=True, fmt="^", ms=4, color="C3",
+                    elinewidth=0.8, label=f"lower limit, 90% ({low.sum()})")
+    up = ok & (flag == "upper_limit")
+    if up.any():
+        ax.errorbar(x[up], hi90[up], yerr=arrow, uplims=True, fmt="v", ms=4, color="C2",
+                    elinewidth=0.8, label=f"upper limit, 90% ({up.sum()})")
+    unc = ok & (flag == "unconstrained")
+    if unc.any():
+        ax.plot(x[unc], mode[unc], "o", mfc="none", color="0.6", ms=3.5,
+                label=f"unconstrained ({unc.sum()})")
+    ax.set_ylim(-1.05, 1.05)
+
+
+def hardness_ratios(hr_table, x, levels=None, xlabel="", xscale="log", title=""):
+    """Hardness ratio per source with the N_H levels of the model tracks.
+
+    Two-sided sources get their mode and 68% highest-density interval;
+    ``lower_limit`` / ``upper_limit`` sources an arrow at the 90% limit;
+    ``unconstrained`` ones an open grey marker at the mode.
+
+    Parameters
+    ----------
+    hr_table : astropy.table.Table or dict
+        :func:`xsurvey.hardness.hardness_table` (``hr, hr_lo68, hr_hi68,
+        hr_lo90, hr_hi90, hr_flag``) or :func:`xsurvey.hardness.bayesian_hr`.
+    x : array_like
+        Abscissa per source, e.g. a band flux (erg cm^-2 s^-1) or the index.
+    levels : pandas.DataFrame, optional
+        ``z, nh, hr`` (:func:`xsurvey.hardness.hr_tracks_table` at a few N_H,
+        e.g. 1e22, 1e23, 1e24, and z = 0 and the median z): horizontal
+        lines, one colour per N_H, solid for the lowest z and dashed for
+        the others.
+    xlabel : str
+        Abscissa label.
+    xscale : {"log", "linear"}
+    title : str
+    """
+    fig, ax = plt.subplots(figsize=(6.6, 4.0))
+    _draw_hr_points(ax, x, hr_table)
+    points = ax.legend(frameon=False, fontsize=7, loc="lower left")
+    if levels is not None and len(levels):
+        zs = sorted(set(np.asarray(levels["z"], float)))
+        styles = ("-", "--", ":", "-.")
+        handles = []
+        for i, nh in enumerate(sorted(set(np.asarray(levels["nh"], float)))):
+            rows = levels[np.asarray(levels["nh"], float) == nh]
+            for _, r in rows.iterrows():
+                ls = styles[zs.index(float(r["z"])) % len(styles)]
+                handles.append(ax.axhline(float(r["hr"]), color=f"C{(i + 4) % 10}", ls=ls,
+                                          lw=0.9, label=f"{_nh_label(nh)}, z = {r['z']:.2g}"))
+        ax.legend(handles=handles, frameon=False, fontsize=7, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), title="tracks", title_fontsize=7)
+        ax.add_artist(points)
+    ax.set_xscale(xscale)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(r"HR = (H $-$ S) / (H + S)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def hardness_vs_redshift(hr_table, redshift, tracks=None, title=""):
+    """Hardness ratio versus redshift with the model tracks HR(z) at fixed N_H.
+
+    Parameters
+    ----------
+    hr_table : astropy.table.Table or dict
+        As :func:`hardness_ratios`.
+    redshift : array_like
+        Per-source redshift; sources with NaN are not drawn.
+    tracks : pandas.DataFrame, optional
+        ``z, nh, hr`` (:func:`xsurvey.hardness.hr_tracks_table` on a redshift
+        grid): one curve per N_H.
+    title : str
+    """
+    fig, ax = plt.subplots(figsize=(5.6, 4.0))
+    _draw_hr_points(ax, redshift, hr_table)
+    if tracks is not None and len(tracks):
+        for i, nh in enumerate(sorted(set(np.asarray(tracks["nh"], float)))):
+            t = tracks[np.asarray(tracks["nh"], float) == nh].sort_values("z")
+            ax.plot(t["z"], t["hr"], color=f"C{(i + 4) % 10}", lw=1.1, label=_nh_label(nh))
+    ax.set_xlabel("Redshift")
+    ax.set_ylabel(r"HR = (H $-$ S) / (H + S)")
+    ax.set_xlim(left=0)
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7, loc="upper right", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- variability (§13)
+def light_curves(lc_table, ids, variability=None, band=None, epochs=None, ncol=3, title=""):
+    """Light curves: net rate per epoch with its 68% interval, one panel per source.
+
+    Parameters
+    ----------
+    lc_table : astropy.table.Table
+        :func:`xsurvey.variability.light_curve_table` (``id, epoch, rate,
+        rate_lo, rate_hi``, optionally ``band``).
+    ids : sequence
+        Sources to draw (panel order).
+    variability : astropy.table.Table, optional
+        :func:`xsurvey.variability.variability_table` (``id, rate_all,
+        p_value``, optionally ``band``): the stacked rate is drawn as a
+        horizontal line and p is printed.
+    band : str, optional
+        Band to draw when the tables hold several.
+    epochs : sequence of str, optional
+        Epoch order on the abscissa (default: order of first appearance).
+    ncol : int
+        Panels per row.
+    title : str
+    """
+    lc = lc_table
+    var = variability
+    if band is not None and "band" in lc.colnames:
+        lc = lc[np.asarray(lc["band"]) == str(band)]
+    if band is not None and var is not None and "band" in var.colnames:
+        var = var[np.asarray(var["band"]) == str(band)]
+    epochs = list(dict.fromkeys(np.asarray(lc["epoch"]).astype(str))) if epochs is None \
+        else [str(e) for e in epochs]
+    pos = {e: i for i, e in enumerate(epochs)}
+    ids = list(ids)
+    n = max(1, len(ids))
+    ncol = min(ncol, n)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.9 * ncol, 2.3 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(ids):]:
+        ax.set_visible(False)
+    lc_ids = np.asarray(lc["id"])
+    for ax, sid in zip(axes.ravel(), ids, strict=False):
+        t = lc[lc_ids == sid]
+        x = np.array([pos.get(str(e), np.nan) for e in np.asarray(t["epoch"]).astype(str)])
+        r = np.asarray(t["rate"], float)
+        lo, hi = np.asarray(t["rate_lo"], float), np.asarray(t["rate_hi"], float)
+        ax.errorbar(x, r, yerr=[r - lo, hi - r], fmt="o", ms=4, color="C0", capsize=2,
+                    elinewidth=0.9)
+        text = f"id {sid}"
+        if var is not None:
+            v = var[np.asarray(var["id"]) == sid]
+            if len(v):
+                ax.axhline(float(v["rate_all"][0]), color="0.3", ls="--", lw=0.9)
+                text += f"\np = {float(v['p_value'][0]):.2g}"
+        ax.text(0.03, 0.95, text, transform=ax.transAxes, va="top", fontsize=7)
+        ax.set_ylim(bottom=0)
+    for ax in axes.ravel()[:len(ids)]:
+        ax.set_xticks(range(len(epochs)))
+        ax.set_xticklabels(epochs, fontsize=8)
+        ax.set_xlim(-0.5, len(epochs) - 0.5)
+    for ax in axes[-1]:
+        ax.set_xlabel("Epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(r"Net rate [ct s$^{-1}$]")
+    fig.suptitle(title or (f"{band} keV" if band else ""), fontsize=11)
+    fig.tight_layout()
+    return fig

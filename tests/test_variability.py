@@ -1,0 +1,165 @@
+"""Per-epoch rate posteriors and the chi^2 variability test (METHOD §13)."""
+
+import numpy as np
+import pytest
+from scipy.special import gammaincc, xlogy
+
+from xsurvey import figures, variability
+
+EEF = 0.32
+LEVEL = variability.LEVEL_1SIGMA
+
+
+def _brute_force(n, b, alpha, level=LEVEL):
+    """Mode, HPD and equal-tail interval of s from the density on a fine grid."""
+    lam_hi = max(n, b) + 15.0 * np.sqrt(n + 1.0) + 30.0
+    s = np.linspace(0.0, (lam_hi - b) / alpha, 2_000_001)
+    lam = alpha * s + b
+    lp = xlogy(n, lam) - lam
+    p = np.exp(lp - lp.max())
+    ds = s[1] - s[0]
+    cdf = np.cumsum(p) - 0.5 * (p + p[0])
+    cdf /= cdf[-1] + 0.5 * p[-1]
+    p /= p.sum() * ds
+    order = np.argsort(-p)
+    k = np.searchsorted(np.cumsum(p[order]) * ds, level)
+    inc = order[:k + 1]
+    tails = np.interp([(1 - level) / 2, (1 + level) / 2], cdf, s)
+    return s[p.argmax()], s[inc].min(), s[inc].max(), tails, ds
+
+
+CASES = [(0, 5.0, 1e4), (3, 5.0, 1e4), (10, 3.0, 1e4), (50, 40.0, 3e4), (200, 40.0, 3e4),
+         (1, 0.0, 100.0), (5, 0.0, 1e3), (10000, 9500.0, 1e5), (10000, 10300.0, 1e5)]
+
+
+def test_mode_is_analytic():
+    rng = np.random.default_rng(0)
+    n = rng.poisson(rng.uniform(0, 300, 500)).astype(float)
+    b = rng.uniform(0, 200, 500)
+    t = rng.uniform(1e4, 1e5, 500)
+    post = variability.rate_posterior(n, b, t, EEF)
+    np.testing.assert_array_equal(post["mode"], np.maximum(0.0, (n - b) / (EEF * t)))
+    assert np.all(post["lo"] <= post["mode"]) and np.all(post["mode"] < post["hi"])
+
+
+@pytest.mark.parametrize("n,b,alpha", CASES)
+def test_intervals_match_numerical_integration(n, b, alpha):
+    hpd = variability.rate_posterior(n, b, alpha)
+    tail = variability.rate_posterior(n, b, alpha, interval="equal-tail")
+    mode, lo, hi, tails, ds = _brute_force(n, b, alpha)
+    tol = 3 * ds + 1e-6 * (hi - lo)
+    assert float(hpd["mode"]) == pytest.approx(mode, abs=ds)
+    assert float(hpd["lo"]) == pytest.approx(lo, abs=tol)
+    assert float(hpd["hi"]) == pytest.approx(hi, abs=tol)
+    assert float(tail["lo"]) == pytest.approx(tails[0], abs=tol)
+    assert float(tail["hi"]) == pytest.approx(tails[1], abs=tol)
+
+
+def test_hpd_mass_and_equal_density():
+    n = np.array([5.0, 50.0, 400.0, 10000.0, 10000.0, 3.0])
+    b = np.array([1.0, 20.0, 300.0, 9000.0, 10100.0, 8.0])
+    post = variability.rate_posterior(n, b, 1.0)
+    lo, hi = post["lo"] + b, post["hi"] + b          # lambda = s + b for alpha = 1
+    mass = (gammaincc(n + 1, lo) - gammaincc(n + 1, hi)) / gammaincc(n + 1, b)
+    np.testing.assert_allclose(mass, LEVEL, atol=1e-9)
+    interior = post["lo"] > 0
+    assert interior[:4].all() and not interior[4:].any()
+    dens = lambda x: n * np.log(x) - x  # noqa: E731
+    np.testing.assert_allclose(dens(lo)[interior], dens(hi)[interior], atol=1e-7)
+
+
+def test_extreme_inputs_are_finite():
+    post = variability.rate_posterior([0, 100, 10000, 20000], [800.0, 1000.0, 10500.0, 0.0],
+                                      [1.0, 1.0, 1.0, 1.0])
+    assert np.all(np.isfinite(post["hi"])) and np.all(post["hi"] > post["mode"])
+    assert float(post["hi"][0]) == pytest.approx(-np.log1p(-LEVEL), rel=1e-3)
+    bad = variability.rate_posterior([3, 3], [1.0, 1.0], [0.0, np.nan])
+    assert np.all(np.isnan(bad["mode"]))
+    with pytest.raises(ValueError):
+        variability.rate_posterior([-1], [1.0], [1.0])
+
+
+def _simulate(rng, m, net_lo, net_hi, factors=None, n_epochs=3):
+    """Per-epoch counts: mean net counts per epoch log-uniform in [net_lo, net_hi]."""
+    t = rng.uniform(5e4, 2e5, (m, n_epochs))
+    net = np.exp(rng.uniform(np.log(net_lo), np.log(net_hi), m))
+    rate = net / (EEF * t.mean(axis=1))
+    bkg = rng.uniform(30.0, 100.0, (m, 1)) * t / 1e5        # 30-100 ct per 100 ks
+    f = np.ones((m, n_epochs)) if factors is None else factors
+    return rng.poisson(EEF * t * rate[:, None] * f + bkg), bkg, t
+
+
+def test_false_positive_rate_constant_sources():
+    rng = np.random.default_rng(13)
+    n, b, t = _simulate(rng, 3000, 10.0, 50.0)
+    res = variability.variability_test(n, b, t, EEF)
+    frac = np.mean(res["p_value"] < 0.05)
+    print(f"\nconstant sources (10-50 net ct/epoch, 30-100 bkg ct/epoch, 3 epochs): "
+          f"{frac:.3f} with p < 0.05")
+    assert abs(frac - 0.05) < 0.02
+    assert np.all(res["dof"] == 2) and np.all(res["n_epochs"] == 3)
+
+
+def test_variable_sources_are_flagged():
+    rng = np.random.default_rng(14)
+    m = 1000
+    f = np.ones((m, 3))
+    rows = np.arange(m)
+    f[rows, rng.integers(0, 3, m)] = 3.0                    # one or two epochs 3x brighter
+    two = rng.random(m) < 0.5
+    f[rows[two], (np.argmax(f, axis=1)[two] + 1) % 3] = 3.0
+    # low state 17-50 net counts per epoch: the bright state has >= 50
+    n, b, t = _simulate(rng, m, 50.0 / 3.0, 50.0, factors=f)
+    res = variability.variability_test(n, b, t, EEF)
+    frac = res["variable"].mean()
+    print(f"\nfactor-3 variables (bright state >= 50 net ct): {frac:.3f} flagged")
+    assert frac > 0.85
+
+
+def test_chi2_uses_one_sided_errors():
+    n = np.array([[30, 80, 50]])
+    b = np.array([[20.0, 20.0, 20.0]])
+    t = np.array([[1e5, 1e5, 0.0]])                         # third epoch not observed
+    res = variability.variability_test(n, b, t, EEF)
+    post = variability.rate_posterior(n[:, :2], b[:, :2], t[:, :2], EEF)
+    s_all = (110 - 40) / (EEF * 2e5)
+    s, lo, hi = post["mode"][0], post["lo"][0], post["hi"][0]
+    expect = (s[0] - s_all) ** 2 / (hi[0] - s[0]) ** 2 + (s[1] - s_all) ** 2 / (s[1] - lo[1]) ** 2
+    assert res["rate_all"][0] == pytest.approx(s_all)
+    assert res["chi2"][0] == pytest.approx(expect)
+    assert res["n_epochs"][0] == 2 and res["dof"][0] == 1
+    assert np.isnan(res["rate"][0, 2])
+    assert res["ratio_max_min"][0] == pytest.approx(6.0)
+    # a single epoch: no test
+    one = variability.variability_test(n[:, :1], b[:, :1], t[:, :1], EEF)
+    assert np.isnan(one["p_value"][0]) and not one["variable"][0]
+
+
+def test_tables_and_light_curve_figure(tmp_path):
+    rng = np.random.default_rng(2)
+    n, b, t = _simulate(rng, 6, 20.0, 60.0)
+    t[1, 2] = 0.0
+    ids = np.arange(101, 107)
+    var = variability.variability_table(n, b, t, EEF, ids=ids, band="3-24")
+    assert list(var.colnames) == ["id", "band", *variability.VARIABILITY_COLUMNS]
+    assert var["n_epochs"][1] == 2
+    lc = variability.light_curve_table(n, b, t, EEF, ids=ids, epochs=["e1", "e2", "e3"],
+                                       band="3-24")
+    assert len(lc) == 17 and list(lc.colnames) == ["id", "band", "epoch",
+                                                   *variability.LC_COLUMNS]
+    assert lc["rate"].unit == "ct / s"
+    fig = figures.light_curves(lc, ids[:4], var, band="3-24")
+    path = tmp_path / "lc.png"
+    figures.save(fig, path)
+    assert path.stat().st_size > 0
+
+
+def test_systematic_error_term():
+    # a bright source with +-10% epoch-to-epoch differences (e.g. exposure systematics)
+    n = np.array([[3300, 3000, 2700]])
+    b = np.full((1, 3), 50.0)
+    t = np.full((1, 3), 1e5)
+    pure = variability.variability_test(n, b, t, EEF)
+    sys = variability.variability_test(n, b, t, EEF, sys_frac=0.1)
+    assert pure["variable"][0] and not sys["variable"][0]
+    assert sys["chi2"][0] < pure["chi2"][0] / 4

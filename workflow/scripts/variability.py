@@ -1,0 +1,44 @@
+"""Rule variability: per-epoch photometry, variability test and light curves."""
+
+import numpy as np
+from astropy.table import Table, vstack
+
+from xsurvey import figures, variability
+from xsurvey.calibrate import write_csv
+from xsurvey.instrument import load_instrument
+from xsurvey.io import read_band_mosaics, setup_logging
+from xsurvey.photometry import Aperture
+
+log = setup_logging(snakemake.log[0])
+inst = load_instrument(snakemake.input.instrument)
+cfg = snakemake.params.variability
+bands, epochs, kinds = snakemake.params.bands, snakemake.params.epochs, snakemake.params.kinds
+cat = Table.read(snakemake.input.catalog)
+ids = np.asarray(cat["id"])
+n_ep, n_k = len(epochs), len(kinds)
+tables, curves = [], []
+for b, band in enumerate(bands):
+    files = snakemake.input.maps[b * n_ep * n_k:(b + 1) * n_ep * n_k]  # band, epoch, kind
+    by_epoch, wcs = read_band_mosaics(files, epochs, kinds)
+    aperture = Aperture.from_instrument(inst, band)
+    counts, bkg, expo = variability.epoch_photometry([by_epoch[e] for e in epochs], wcs,
+                                                     cat["ra"], cat["dec"], aperture, inst.psf,
+                                                     inst.deblend_radius_arcsec)
+    tab = variability.variability_table(counts, bkg, expo, aperture.eef, ids=ids, band=band,
+                                        p_threshold=cfg["p_threshold"],
+                                        sys_frac=cfg["sys_frac"])
+    tables.append(tab)
+    curves.append(variability.light_curve_table(counts, bkg, expo, aperture.eef, ids, epochs,
+                                                band))
+    log.info("band %s: %d of %d sources variable (p < %g)", band, int(np.sum(tab["variable"])),
+             len(ids), cfg["p_threshold"])
+table = vstack(tables)
+table.add_column(np.tile(np.asarray(cat["name"]).astype(str), len(bands)), name="name", index=1)
+lightcurves = vstack(curves)
+write_csv(table.to_pandas(), snakemake.output.table)
+write_csv(lightcurves.to_pandas(), snakemake.output.lightcurves)
+first = table[table["band"] == bands[0]]
+show = np.asarray(first["id"])[np.argsort(first["p_value"])][: cfg["n_light_curves"]]
+figures.save(figures.light_curves(lightcurves, show, variability=table, band=bands[0],
+                                  epochs=epochs, title=f"stack {snakemake.wildcards.stack}"),
+             snakemake.output.figure)
