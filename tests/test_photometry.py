@@ -115,6 +115,25 @@ def test_aperture_sum_matches_photutils_exact():
     np.testing.assert_allclose(ph.aperture_sum(img, x, y, 8.13), ref, rtol=1e-12)
 
 
+def test_aperture_sums_equal_two_single_sums():
+    rng = np.random.default_rng(5)
+    counts = rng.poisson(1.3, (90, 110))
+    bkg = rng.uniform(0.1, 2.0, counts.shape)
+    x, y = rng.uniform(-3, 113, 40), rng.uniform(-3, 93, 40)
+    n, b = ph.aperture_sums(counts, bkg, x, y, 8.13)
+    np.testing.assert_array_equal(n, ph.aperture_sum(counts, x, y, 8.13))
+    np.testing.assert_allclose(b, ph.aperture_sum(bkg, x, y, 8.13), rtol=1e-15)
+    # A map with negative pixels is summed separately (no square root of it).
+    signed = bkg - 1.0
+    _, s = ph.aperture_sums(counts, signed, x, y, 8.13)
+    np.testing.assert_array_equal(s, ph.aperture_sum(signed, x, y, 8.13))
+    # Integer and float32 maps are read as they are, with the same result.
+    for image in (counts.astype(np.int32), counts.astype(np.float32), counts.astype(">i4")):
+        np.testing.assert_array_equal(ph.aperture_sum(image, x, y, 8.13), n)
+    empty = ph.aperture_sums(counts, bkg, [], [], 8.13)
+    assert empty[0].shape == empty[1].shape == (0,)
+
+
 def test_value_at_nearest_pixel():
     img = np.arange(12.0).reshape(3, 4)
     np.testing.assert_array_equal(ph.value_at(img, [0.2, 3.4, 1.6, -0.7], [0.0, 2.3, 0.6, 1.0]),

@@ -4,6 +4,7 @@ Everything here is a small vectorised function of arrays:
 
 * :func:`aperture_sum` -- exact sub-pixel circular aperture sums (``sep``,
   ``subpix=0``: the exact overlap area of the circle with every pixel);
+  :func:`aperture_sums` does two maps in one pass;
 * :func:`value_at` -- the value of a map at the pixel holding a position;
 * :func:`gehrels_upper` / :func:`gehrels_lower` -- Wilson-Hilferty forms of
   the Poisson confidence limits;
@@ -37,8 +38,20 @@ SIGMA_1 = 1.0
 SIGMA_90 = 1.645
 
 
+#: dtypes that ``sep`` reads directly (it converts every pixel to float32 itself).
+_SEP_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int32))
+
+
 def _as_sep_image(image) -> np.ndarray:
-    """Native-endian, C-contiguous float64 view/copy that ``sep`` accepts."""
+    """Native-endian, C-contiguous array of a dtype that ``sep`` accepts.
+
+    float64, float32 and int32 maps are passed as they are (sep reads them
+    all as float32, so the sums do not depend on the dtype); others are
+    converted to float64.
+    """
+    image = np.asarray(image)
+    if image.dtype in _SEP_DTYPES and image.flags.c_contiguous:
+        return image
     return np.ascontiguousarray(image, dtype=np.float64)
 
 
@@ -74,6 +87,47 @@ def aperture_sum(image, x, y, radius_pix: float) -> np.ndarray:
         return np.zeros(x.shape)
     total, _, _ = sep.sum_circle(_as_sep_image(image), x, y, float(radius_pix), subpix=0)
     return np.asarray(total, dtype=np.float64)
+
+
+def aperture_sums(image, second, x, y, radius_pix: float, second_nonnegative=None):
+    """Exact aperture sums of two maps at the same positions, in one pass if possible.
+
+    Same values as two :func:`aperture_sum` calls. When ``second`` has no
+    negative pixel (a background or exposure map), it is given to
+    ``sep.sum_circle`` as the variance map: sep then sums it with the same
+    exact pixel weights in the same pass and returns the square root of
+    that sum, squared back here (a relative difference of a few 1e-16).
+    This halves the cost, which is dominated by the exact overlap areas.
+
+    Parameters
+    ----------
+    image, second : array_like, shape (ny, nx)
+        Maps to sum (e.g. counts and background).
+    x, y : array_like
+        Aperture centres, 0-based pixel coordinates.
+    radius_pix : float
+        Aperture radius, pixels.
+    second_nonnegative : bool, optional
+        Whether ``second`` is known to be >= 0 everywhere; checked if None.
+
+    Returns
+    -------
+    sums, second_sums : numpy.ndarray
+        Aperture sums of both maps.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.size == 0:
+        return np.zeros(x.shape), np.zeros(x.shape)
+    data = _as_sep_image(image)
+    other = _as_sep_image(second)
+    if second_nonnegative is None:
+        second_nonnegative = bool(np.all(other >= 0))
+    if not second_nonnegative or other.shape != data.shape:
+        return (aperture_sum(data, x, y, radius_pix), aperture_sum(other, x, y, radius_pix))
+    total, err, _ = sep.sum_circle(data, x, y, float(radius_pix), var=other, subpix=0)
+    err = np.asarray(err, dtype=np.float64)
+    return np.asarray(total, dtype=np.float64), err * err
 
 
 def value_at(image, x, y, outside: float = 0.0) -> np.ndarray:
@@ -352,8 +406,7 @@ def forced_photometry(counts_map, background_map, exposure_map, x, y, aperture: 
     """
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
     y = np.atleast_1d(np.asarray(y, dtype=np.float64))
-    n = aperture_sum(counts_map, x, y, aperture.radius_pix)
-    b = aperture_sum(background_map, x, y, aperture.radius_pix)
+    n, b = aperture_sums(counts_map, background_map, x, y, aperture.radius_pix)
     t = value_at(exposure_map, x, y)
     cols = {"x": x, "y": y, **photometry_columns(n, b, t, aperture, ul_sigma)}
     if not as_table:
