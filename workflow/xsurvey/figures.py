@@ -567,6 +567,14 @@ def counterpart_magnitude_distributions(magnitudes, title=""):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.5))
     n = np.asarray(t["n_arcsec2_mag"], float) * 3600.0**2
     ax1.stairs(n, edges, color="C0", lw=1.4, label="n(m), annuli")
+    area = float(t.meta.get("AREA_ANN", np.nan))
+    if np.isfinite(area) and area > 0:
+        raw = np.asarray(t["n_annulus"], float)
+        shown = raw > 0
+        mid = 0.5 * (edges[:-1] + edges[1:])
+        dens = raw / area / np.diff(edges) * 3600.0**2
+        ax1.errorbar(mid[shown], dens[shown], yerr=dens[shown] / np.sqrt(raw[shown]),
+                     fmt="o", ms=3, color="C0", lw=0.8, label="counts in annuli")
     ax1.set_yscale("log")
     ax1.set_xlabel("Magnitude")
     ax1.set_ylabel(r"n(m) [deg$^{-2}$ mag$^{-1}$]")
@@ -651,18 +659,21 @@ def xray_optical_plane(flux, mag, c_band, classes=None, xo_levels=(-1.0, 0.0, 1.
         ax.scatter(flux[m], mag[m], s=14, color=color, marker=marker,
                    label=f"{name} ({m.sum()})" if name else None)
     if ok.any():
-        fx = np.logspace(np.log10(flux[ok].min()) - 0.3, np.log10(flux[ok].max()) + 0.3, 50)
+        fx = np.logspace(np.log10(flux[ok].min()) - 0.3, np.log10(flux[ok].max()) + 0.3, 200)
+        m_faint, m_bright = mag[ok].max() + 1.0, mag[ok].min() - 1.0
     else:
-        fx = np.logspace(-16, -12, 50)
+        fx = np.logspace(-16, -12, 200)
+        m_faint, m_bright = 26.0, 14.0
     for level in xo_levels:
-        ls = "-" if level == 0 else "--"
-        ax.plot(fx, 2.5 * (level - np.log10(fx) - c_band), color="k", lw=0.8, ls=ls)
-        ax.annotate(f"X/O = {level:+g}", (fx[-1], 2.5 * (level - np.log10(fx[-1]) - c_band)),
-                    fontsize=7, ha="right", va="bottom")
-    if ok.any():
-        ax.set_ylim(mag[ok].max() + 1.0, mag[ok].min() - 1.0)
-    else:
-        ax.invert_yaxis()
+        locus = 2.5 * (level - np.log10(fx) - c_band)
+        ax.plot(fx, locus, color="k", lw=0.8, ls="-" if level == 0 else "--")
+        seen = np.flatnonzero((locus < m_faint) & (locus > m_bright))
+        if seen.size:  # label at the brightest visible end of the line
+            k = seen[-1]
+            ax.annotate(f"X/O = {level:+g}", (fx[k], locus[k]), fontsize=7, ha="right",
+                        va="bottom", rotation=0)
+    ax.set_xlim(fx[0], fx[-1])
+    ax.set_ylim(m_faint, m_bright)
     ax.set_xscale("log")
     ax.set_xlabel(f"{flux_label} [{_FLUX_LABEL}]")
     ax.set_ylabel(mag_label)
