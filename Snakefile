@@ -19,6 +19,7 @@ include: "workflow/rules/detect.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/calibrate.smk"
 include: "workflow/rules/catalog.smk"
+include: "workflow/rules/counterparts.smk"
 include: "workflow/rules/characterise.smk"
 
 
@@ -54,4 +55,10 @@ rule all:
         expand("results/lognlogs/{stack}/replicas_{band}.csv", stack=STACKS, band=BANDS),
         expand("results/catalog/{stack}/epoch_only.csv", stack=STACKS),
         expand("results/variability/{stack}/variability.csv", stack=STACKS),
+        expand("results/spectral/{stack}/hardness.csv", stack=STACKS),
+        (
+            expand("results/counterparts/{stack}/catalog_extended.fits", stack=STACKS)
+            if ANCILLARY
+            else []
+        ),
         expand("results/catalog/{stack}/truth_check.csv", stack=STACKS) if DEMO else [],

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from xsurvey.instrument import load_instrument
@@ -21,3 +22,14 @@ def grid(nustar):
     """A 200 x 240 pixel grid at the NuSTAR sky pixel."""
     pix = nustar.pixel_arcsec
     return make_grid((150.1, 2.25), (240 * pix / 60, 200 * pix / 60), pix)
+
+
+def place(shape, sources, kernel):
+    """Expected-counts image of point sources at integer pixels (x, y, total counts)."""
+    img = np.zeros(shape)
+    h = kernel.shape[0] // 2
+    for x, y, c in sources:
+        y0, y1 = max(y - h, 0), min(y + h + 1, shape[0])
+        x0, x1 = max(x - h, 0), min(x + h + 1, shape[1])
+        img[y0:y1, x0:x1] += c * kernel[y0 - (y - h):y1 - (y - h), x0 - (x - h):x1 - (x - h)]
+    return img

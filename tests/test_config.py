@@ -154,3 +154,11 @@ def test_observation_table_keeps_obs_id_as_text(tmp_path):
     p, df = _table(tmp_path, [_row("0060001")])
     assert df.obs_id.iloc[0] == "0060001"
     assert isinstance(df, pd.DataFrame)
+
+
+def test_missing_ancillary_catalogue(tmp_path):
+    from xsurvey.config import check_ancillary_catalogs
+
+    with pytest.raises(ConfigError, match=r"'counterparts.catalogs\[0\]' \(xmm\): catalogue "
+                                          r"file not found"):
+        check_ancillary_catalogs([{"name": "xmm", "path": str(tmp_path / "none.fits")}])

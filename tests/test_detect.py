@@ -17,6 +17,8 @@ from xsurvey import detect
 from xsurvey.detect import DETECTION_COLUMNS, Detector, det_ml, detect_sources
 from xsurvey.instrument import load_instrument
 
+from .conftest import place
+
 ROOT = Path(__file__).resolve().parents[1]
 PIX = 2.4588  # arcsec
 
@@ -38,17 +40,6 @@ def tan_wcs(n: int) -> WCS:
     w.wcs.crpix = [(n + 1) / 2.0, (n + 1) / 2.0]
     w.wcs.cdelt = [-PIX / 3600.0, PIX / 3600.0]
     return w
-
-
-def place(shape, sources, kernel):
-    """Expected-counts image of point sources at integer pixels (x, y, total counts)."""
-    img = np.zeros(shape)
-    h = kernel.shape[0] // 2
-    for x, y, c in sources:
-        y0, y1 = max(y - h, 0), min(y + h + 1, shape[0])
-        x0, x1 = max(x - h, 0), min(x + h + 1, shape[1])
-        img[y0:y1, x0:x1] += c * kernel[y0 - (y - h):y1 - (y - h), x0 - (x - h):x1 - (x - h)]
-    return img
 
 
 def bkg_per_pixel(exposure_s, rate=2e-3):

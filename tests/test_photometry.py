@@ -10,23 +10,14 @@ from scipy.stats import chi2
 from xsurvey import photometry as ph
 from xsurvey.instrument import load_instrument
 
+from .conftest import place
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def nustar():
     return load_instrument(ROOT / "resources" / "instruments" / "nustar.yaml")
-
-
-def place(shape, sources, kernel):
-    """Expected-counts image of point sources at integer pixels (x, y, total counts)."""
-    img = np.zeros(shape)
-    h = kernel.shape[0] // 2
-    for x, y, c in sources:
-        y0, y1 = max(y - h, 0), min(y + h + 1, shape[0])
-        x0, x1 = max(x - h, 0), min(x + h + 1, shape[1])
-        img[y0:y1, x0:x1] += c * kernel[y0 - (y - h):y1 - (y - h), x0 - (x - h):x1 - (x - h)]
-    return img
 
 
 # --- Gehrels (1986) -----------------------------------------------------------

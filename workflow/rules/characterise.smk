@@ -33,3 +33,36 @@ rule variability:
         variability=config["variability"],
     script:
         "../scripts/variability.py"
+
+
+rule hardness:
+    """Bayesian hardness ratios, N_H tracks and obscured fractions (METHOD §12)."""
+    input:
+        instrument=INSTRUMENT_FILE,
+        catalog=(
+            "results/counterparts/{stack}/catalog_extended.fits"
+            if ANCILLARY
+            else f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits"
+        ),
+    output:
+        table="results/spectral/{stack}/hardness.csv",
+        tracks="results/spectral/{stack}/hr_tracks.csv",
+        fractions="results/spectral/{stack}/obscured_fractions.csv",
+        figure=report(
+            "results/figures/{stack}/hardness.png",
+            category="Spectral shape",
+            caption="../report/hardness.rst",
+        ),
+        figure_z=report(
+            "results/figures/{stack}/hardness_redshift.png",
+            category="Spectral shape",
+            caption="../report/hardness_redshift.rst",
+        ),
+    log:
+        "logs/spectral/{stack}.log",
+    conda:
+        "../../envs/detect.yaml"
+    params:
+        spectral=config["spectral"],
+    script:
+        "../scripts/hardness.py"

@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 from xsurvey.config import (  # noqa: E402
     BAND_TEMPLATES,
     POINTING_COLUMNS,
+    check_ancillary_catalogs,
     check_bands,
     check_demo_paths,
     check_input_files,
@@ -32,6 +33,7 @@ if DEMO:
     check_demo_paths(OBS, config["demo"]["outdir"], OBS_FILE)
 else:
     check_input_files(OBS, BANDS, OBS_FILE)
+    check_ancillary_catalogs(config.get("counterparts", {}).get("catalogs", []))
 STACKS = check_stacks(config["stacks"], OBS, OBS_FILE)
 EPOCHS = sorted(set(OBS.epoch))
 GRID = dict(config["mosaic"])

@@ -163,3 +163,13 @@ def detection_parameters(cfg: dict):
 
     names = {f.name for f in fields(DetectionParameters)}
     return DetectionParameters(**{k: v for k, v in cfg.items() if k in names})
+
+
+def check_ancillary_catalogs(specs) -> None:
+    """Every configured ancillary catalogue (``counterparts.catalogs``) exists."""
+    for i, spec in enumerate(specs):
+        if not Path(spec["path"]).exists():
+            raise ConfigError(
+                f"config key 'counterparts.catalogs[{i}]' ({spec.get('name', '?')}): "
+                f"catalogue file not found: {spec['path']}"
+            )

@@ -1542,3 +1542,75 @@ def xo_constant(zero_point_flambda: float, width_angstrom: float) -> float:
         Filter width, A.
     """
     return float(-np.log10(zero_point_flambda * width_angstrom))
+
+
+def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: dict) -> dict:
+    """Hard -> soft -> optical/IR identification of a catalogue, end to end (METHOD §11).
+
+    Parameters
+    ----------
+    catalog : astropy.table.Table
+        Master catalogue (:func:`xsurvey.catalog.build_catalog`).
+    ancillaries : list of astropy.table.Table
+        Loaded ancillary catalogues (:func:`load_ancillary`), any order; the
+        highest-priority (lowest number) ``softx`` one is used for the soft
+        association, all ``optical`` ones for the likelihood ratio.
+    positions : pandas.DataFrame
+        Calibration ``positions.csv`` (Rayleigh scales per band and subset).
+    instrument : xsurvey.instrument.Instrument
+    cfg : dict
+        ``counterparts`` configuration (``sigma_subset, n_sigma, sys_arcsec,
+        hard_band, search_radius_arcsec, annulus_arcsec, mag_bin,
+        ratio_secure, prefer_secure, xo_constant``).
+
+    Returns
+    -------
+    dict
+        ``soft_candidates, soft_primary`` (or None without a soft catalogue),
+        ``best, candidates, summary, results`` (per optical catalogue) and
+        ``extended`` (the catalogue with the soft and optical columns and X/O).
+    """
+    from astropy.table import hstack
+
+    from .catalog import band_suffix
+
+    by_priority = sorted(ancillaries, key=lambda t: t.meta.get("PRIORITY", 0))
+    softs = [t for t in by_priority if t.meta.get("KIND") == "softx"]
+    opticals = [t for t in by_priority if t.meta.get("KIND") == "optical"]
+    xray = catalog["id", "ra", "dec"]
+    sigma = sigma_for_sources(np.asarray(catalog["best_band"]).astype(str), positions,
+                              cfg["sigma_subset"])
+    out = {"soft_candidates": None, "soft_primary": None}
+    sfx = band_suffix(cfg["hard_band"])
+    hard_flux = np.asarray(catalog[f"flux_{sfx}"], float)
+    if softs:
+        soft = softs[0]
+        band = instrument.band(cfg["hard_band"])
+        conv = band_flux_conversion((band.e_lo_kev, band.e_hi_kev),
+                                    (soft.meta["E_MIN"], soft.meta["E_MAX"]),
+                                    instrument.photon_index,
+                                    nh_galactic_cm2=instrument.nh_galactic_cm2)
+        out["soft_candidates"], out["soft_primary"] = associate_soft(
+            xray, soft, sigma, sys_arcsec=cfg["sys_arcsec"], n_sigma=cfg["n_sigma"],
+            hard_flux=hard_flux, flux_conversion=conv,
+            covered=coverage_mask(xray["ra"], xray["dec"], soft, soft.meta.get("FOOTPRINT")))
+    positions_x = xray_positions(xray, out["soft_primary"], sigma,
+                                 sys_hard_arcsec=cfg["sys_arcsec"])
+    best, candidates, results = identify(
+        positions_x, opticals, prefer_secure=cfg["prefer_secure"],
+        search_radius_arcsec=cfg["search_radius_arcsec"],
+        annulus_arcsec=tuple(cfg["annulus_arcsec"]), mag_bin=cfg["mag_bin"],
+        ratio_secure=cfg["ratio_secure"])
+    extended = catalog.copy()
+    if out["soft_primary"] is not None:
+        extended = hstack([extended, out["soft_primary"][[c for c in out["soft_primary"].colnames
+                                                           if c != "id"]]])
+    extended = hstack([extended, best[[c for c in best.colnames if c != "id"]]])
+    extended["xo"] = xo_ratio(hard_flux, np.asarray(best["ctp_mag"], float), cfg["xo_constant"])
+    extended["xo"].description = (f"X/O = log10 f({cfg['hard_band']} keV) + m/2.5 + "
+                                  f"{cfg['xo_constant']}")
+    extended["redshift"] = np.asarray(best["ctp_redshift"], float)
+    extended["redshift"].description = "redshift of the optical/IR counterpart (NaN if none)"
+    out.update(best=best, candidates=candidates, results=results, summary=lr_summary(results),
+               extended=extended)
+    return out

@@ -731,13 +731,10 @@ def _nh_label(nh):
 
 
 def _hr_arrays(hr_table):
+    from .hardness import first_column
+
     def get(*names):
-        for name in names:
-            try:
-                return np.asarray(hr_table[name])
-            except (KeyError, ValueError):
-                continue
-        raise ValueError(f"HR table lacks any of the columns {names}")
+        return first_column(hr_table, *names)
 
     return (get("hr", "mode").astype(float), get("hr_lo68", "lo68").astype(float),
             get("hr_hi68", "hi68").astype(float), get("hr_lo90", "lo90").astype(float),

@@ -635,15 +635,24 @@ def nh_from_hr(instrument, soft_band, hard_band, hr, z=0.0, photon_index=None, n
 
 
 # --------------------------------------------------------------------------- fractions
+def first_column(table, *names) -> np.ndarray:
+    """The first of ``names`` present in ``table`` (a Table, DataFrame or dict), as an array.
+
+    Lets functions accept both :func:`bayesian_hr` dicts (``mode, lo68, ...``)
+    and :func:`hardness_table` tables (``hr, hr_lo68, ...``).
+    """
+    for name in names:
+        try:
+            return np.asarray(table[name])
+        except (KeyError, ValueError):
+            continue
+    raise ValueError(f"HR table lacks any of the columns {names}")
+
+
 def _hr_columns(hr_table):
     """(mode, lower limit, upper limit) arrays from a bayesian_hr dict or hardness_table."""
     def get(*names):
-        for name in names:
-            try:
-                return np.asarray(hr_table[name])
-            except (KeyError, ValueError):
-                continue
-        raise ValueError(f"HR table lacks any of the columns {names}")
+        return first_column(hr_table, *names)
 
     mode = get("mode", "hr").astype(np.float64)
     lo68, hi68 = get("lo68", "hr_lo68").astype(float), get("hi68", "hr_hi68").astype(float)

@@ -1,0 +1,42 @@
+"""Rule counterparts: soft X-ray and optical/IR counterparts of the 95% catalogue."""
+
+import numpy as np
+import pandas as pd
+from astropy.table import Table, vstack
+
+from xsurvey import counterparts, figures
+from xsurvey.calibrate import write_csv
+from xsurvey.catalog import band_suffix, write_catalog
+from xsurvey.instrument import load_instrument
+from xsurvey.io import setup_logging
+
+log = setup_logging(snakemake.log[0])
+cfg = snakemake.params.counterparts
+inst = load_instrument(snakemake.input.instrument)
+cat = Table.read(snakemake.input.catalog)
+ancillary = [counterparts.load_ancillary(spec) for spec in cfg["catalogs"]]
+res = counterparts.run_counterparts(cat, ancillary, pd.read_csv(snakemake.input.positions),
+                                    inst, cfg)
+out = snakemake.output
+write_catalog(res["extended"], out.extended_fits, out.extended_csv)
+soft = res["soft_candidates"]
+write_csv(soft.to_pandas() if soft is not None else pd.DataFrame(), out.soft_candidates)
+write_csv(res["candidates"].to_pandas(), out.candidates)
+write_csv(res["best"].to_pandas(), out.best)
+write_csv(res["summary"].to_pandas(), out.summary)
+results = res["results"]
+write_csv(vstack([Table(r.magnitudes, meta={}) for r in results]).to_pandas()
+          if results else pd.DataFrame(), out.magnitudes)
+write_csv(pd.concat([pd.DataFrame(r.curve) for r in results]) if results else pd.DataFrame(),
+          out.curves)
+for row in res["summary"]:
+    log.info("%s", dict(zip(row.colnames, row.as_void().tolist(), strict=True)))
+classes = np.asarray(res["best"]["ctp_class"]).astype(str)
+log.info("identifications: %s", {c: int((classes == c).sum()) for c in np.unique(classes)})
+first = results[0]
+figures.save(figures.counterpart_magnitude_distributions(first.magnitudes), out.figure_qm)
+figures.save(figures.lr_reliability_completeness(first.curve, first.lr_threshold),
+             out.figure_rc)
+flux = np.asarray(cat[f"flux_{band_suffix(cfg['hard_band'])}"], float)
+figures.save(figures.xray_optical_plane(flux, np.asarray(res["best"]["ctp_mag"], float),
+                                        cfg["xo_constant"], classes=classes), out.figure_xo)
