@@ -27,7 +27,7 @@ write_csv(res["summary"].to_pandas(), out.summary)
 results = res["results"]
 write_csv(vstack([Table(r.magnitudes, meta={}) for r in results]).to_pandas()
           if results else pd.DataFrame(), out.magnitudes)
-write_csv(pd.concat([pd.DataFrame(r.curve) for r in results]) if results else pd.DataFrame(),
+write_csv(pd.concat([Table(r.curve).to_pandas() for r in results]) if results else pd.DataFrame(),
           out.curves)
 for row in res["summary"]:
     log.info("%s", dict(zip(row.colnames, row.as_void().tolist(), strict=True)))

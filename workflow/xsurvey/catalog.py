@@ -46,6 +46,7 @@ threshold) would also be reported as an upper limit.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -778,6 +779,10 @@ def write_catalog(table: Table, fits_path=None, csv_path=None, extname: str = "C
     extname : str
         Name of the FITS table extension.
     """
+    # column cards of a catalogue read back from FITS are rewritten, not kept in meta
+    table = table.copy(copy_data=False)
+    table.meta = {k: v for k, v in table.meta.items()
+                  if not re.fullmatch(r"T(COMM|UNIT|TYPE|FORM|DISP|NULL)\d+", str(k))}
     if fits_path is not None:
         with atomic_path(fits_path) as tmp:
             table.write(tmp, format="fits", overwrite=True)
