@@ -63,3 +63,22 @@ def test_clipped_statistics_ignore_source_circles():
     assert stats["mean"] > 0.08
     assert abs(stats["clipped_mean"]) < 0.01
     assert stats["clipped_std"] == pytest.approx(0.1, rel=0.1)
+
+
+def test_estimate_background_recovers_the_level_despite_sources():
+    """No background map: the estimated level matches the truth within 1% with sources."""
+    rng = np.random.default_rng(6)
+    yy, xx = np.mgrid[:300, :300]
+    theta = np.hypot(xx - 150, yy - 150) / 24.4  # arcmin at 2.46" pixels
+    expo = np.where((abs(xx - 150) < 146) & (abs(yy - 150) < 146),
+                    5e4 / (1 + (theta / 5) ** 2), 0.0)
+    f = 0.1
+    true = np.where(expo > 0, 0.08 * ((1 - f) + f * expo / expo.max()), 0.0)
+    data = rng.poisson(true).astype(float)
+    for x, y in rng.integers(30, 270, (15, 2)):  # bright sources
+        data[y - 4:y + 5, x - 4:x + 5] += rng.poisson(3.0, (9, 9))
+    total, fcxb = bg.estimate_background(data, expo, f)
+    assert total.sum() == pytest.approx(true.sum(), rel=0.01)
+    on_axis = (150, 150)
+    assert fcxb[on_axis] / total[on_axis] == pytest.approx(f, rel=1e-6)
+    assert np.all(total[expo == 0] == 0)

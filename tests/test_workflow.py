@@ -87,9 +87,11 @@ def test_tiny_demo_and_new_epoch(tmp_path):
          "'stacks.all': epoch 'e9' has no observations"),
         (lambda c, o: (dict(c, mosiac={}), o), "Additional properties are not allowed"),
         (lambda c, o: (dict(c, seed="abc"), o), "'abc' is not of type 'integer'"),
+        (lambda c, o: (dict(c, spectral={"soft_band": "3-24"}), o),
+         "'spectral.soft_band': band '3-24' is not processed"),
     ],
     ids=["unknown-band", "duplicate-observation", "empty-epoch-in-stack", "bad-key",
-         "wrong-type"],
+         "wrong-type", "band-not-processed"],
 )
 def test_bad_configuration_fails_before_any_job(tmp_path, change, message):
     cfg, obs = change(tiny_config(), tiny_observations())
@@ -98,3 +100,27 @@ def test_bad_configuration_fails_before_any_job(tmp_path, change, message):
     assert proc.returncode != 0
     assert message in proc.stderr + proc.stdout
     assert not (work / "results").exists()
+
+
+def test_observations_without_background_maps(tmp_path):
+    """An empty background column: the mosaics get a background estimated from the data."""
+    work = make_workdir(tmp_path, tiny_config(epochs=("e1",)), tiny_observations(epochs=("e1",)))
+    run_snakemake(work, "results/epochs/e1/3-8/counts.fits")  # the demo files
+    rows = tiny_observations(epochs=("e1",)).splitlines()
+    header = rows[0].split("\t")
+    col = header.index("background")
+    user = []
+    for line in rows[1:]:
+        fields = line.split("\t")
+        fields[col] = ""
+        user.append("\t".join(fields))
+    cfg = tiny_config(epochs=("e1",))
+    cfg["demo"]["enabled"] = False
+    write_config(work, cfg, "\n".join([rows[0], *user]) + "\n")
+    res = work / "results"
+    with_map = fits.getdata(res / "epochs" / "e1" / "3-8" / "background.fits").sum()
+    run_snakemake(work, "results/epochs/e1/3-8/background.fits", "--forcerun", "mosaic_epoch")
+    estimated = fits.getdata(res / "epochs" / "e1" / "3-8" / "background.fits").sum()
+    counts = fits.getdata(res / "epochs" / "e1" / "3-8" / "counts.fits").sum()
+    # the estimate lies between the demo's diffuse-plus-faint-sources map and the counts
+    assert 0.9 * with_map < estimated < counts

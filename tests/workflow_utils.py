@@ -29,6 +29,7 @@ def tiny_config(epochs=("e1", "e2"), bands=("3-8", "8-24")) -> dict:
     cfg["demo"]["optical"]["field_density_deg2"] = 2.0e4
     cfg["detection"]["figure_bands"] = ["8-24"]
     cfg["simulations"].update(replicas=4, chunk_size=2)
+    cfg["counterparts"]["hard_band"] = "3-8"
     return cfg
 
 

@@ -10,6 +10,7 @@ from xsurvey.config import (  # noqa: E402
     BAND_TEMPLATES,
     POINTING_COLUMNS,
     check_ancillary_catalogs,
+    check_band_keys,
     check_bands,
     check_demo_paths,
     check_input_files,
@@ -24,6 +25,7 @@ from xsurvey.mosaic import MAP_KINDS  # noqa: E402
 INSTRUMENT_FILE = config["instrument"]
 INSTRUMENT = load_instrument(INSTRUMENT_FILE)
 BANDS = check_bands(config["bands"], INSTRUMENT)
+check_band_keys(config, BANDS)
 DEMO = config.get("demo", {}).get("enabled", False)
 OBS_FILE = config["observations"]
 OBS = read_observation_table(OBS_FILE)
@@ -65,7 +67,7 @@ def epoch_inputs(wildcards):
     files = []
     for row in observation_rows(wildcards.epoch):
         files += [row["events"]] + [
-            row[c].format(band=wildcards.band) for c in BAND_TEMPLATES
+            row[c].format(band=wildcards.band) for c in BAND_TEMPLATES if row[c]
         ]
     return files
 

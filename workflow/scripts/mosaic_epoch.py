@@ -32,7 +32,14 @@ for i, obs in enumerate(observations, 1):
     inband = (events["PI"] >= pi_lo) & (events["PI"] < pi_hi)
     x, y = events["X"][inband], events["Y"][inband]
     expo, exp_wcs, _ = read_image(obs["exposure"], "exposure map", allow_negative=False)
-    total, fcxb, bkg_wcs = read_background(obs["background"])
+    if obs["background"]:
+        total, fcxb, bkg_wcs = read_background(obs["background"])
+    else:  # no background map: estimate it from the counts on the exposure-map grid
+        bkg_wcs = exp_wcs
+        total, fcxb = bg.estimate_background(mosaic.bin_events(x, y, ev_wcs, exp_wcs, expo.shape),
+                                             expo, inst.band(band).fcxb_fraction)
+        log.info("%s %s: background estimated from the data (%.1f counts)", obs["obs_id"],
+                 obs["module"], total.sum())
     contribution = mosaic.observation_maps(x, y, ev_wcs, expo, exp_wcs, total, fcxb, bkg_wcs,
                                            grid_wcs, shape, inst.band(band).fcxb_fraction)
     if contribution["exposure"].max() == 0:

@@ -76,7 +76,10 @@ def check_observation_table(df: pd.DataFrame, instrument, path, demo: bool) -> p
     """
     if df.empty:
         raise ConfigError(f"observation table {path}: no observations")
-    for col in ("obs_id", "epoch", "module", "events", *BAND_TEMPLATES):
+    if "background" not in df.columns:
+        df["background"] = ""
+    df["background"] = df["background"].fillna("")
+    for col in ("obs_id", "epoch", "module", "events", "exposure"):
         if col not in df.columns:
             raise ConfigError(f"observation table {path}: missing column '{col}'")
         blank = df[col].isna() | (df[col].astype(str).str.strip() == "")
@@ -112,7 +115,8 @@ def check_input_files(df: pd.DataFrame, bands, path) -> None:
     for line, row in df.iterrows():
         files = [("events", row.events)]
         for col in BAND_TEMPLATES:
-            files += [(f"{col} ({b})", row[col].format(band=b)) for b in bands]
+            if row[col]:  # an empty background is estimated from the data
+                files += [(f"{col} ({b})", row[col].format(band=b)) for b in bands]
         for what, f in files:
             if not Path(f).exists():
                 raise ConfigError(
@@ -173,3 +177,13 @@ def check_ancillary_catalogs(specs) -> None:
                 f"config key 'counterparts.catalogs[{i}]' ({spec.get('name', '?')}): "
                 f"catalogue file not found: {spec['path']}"
             )
+
+
+def check_band_keys(cfg: dict, bands) -> None:
+    """Bands named in stage settings must be among the processed ``bands``."""
+    keys = [("counterparts", "hard_band"), ("spectral", "soft_band"), ("spectral", "hard_band")]
+    for section, key in keys:
+        value = cfg.get(section, {}).get(key)
+        if value is not None and value not in bands:
+            raise ConfigError(f"config key '{section}.{key}': band {value!r} is not processed "
+                              f"(config 'bands': {', '.join(bands)})")
