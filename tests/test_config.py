@@ -45,9 +45,15 @@ def test_observation_listed_twice(tmp_path, nustar):
 
 
 def test_missing_column(tmp_path, nustar):
-    p, df = _table(tmp_path, [_row()[:5]], header=HEADER.replace("\tbackground", ""))
-    with pytest.raises(ConfigError, match="missing column 'background'"):
+    row = _row()
+    p, df = _table(tmp_path, [row[:4] + row[5:]], header=HEADER.replace("\texposure", ""))
+    with pytest.raises(ConfigError, match="missing column 'exposure'"):
         check_observation_table(df, nustar, p, demo=False)
+
+
+def test_background_column_is_optional(tmp_path, nustar):
+    p, df = _table(tmp_path, [_row()[:5]], header=HEADER.replace("\tbackground", ""))
+    assert list(check_observation_table(df, nustar, p, demo=False).background) == [""]
 
 
 def test_unknown_module(tmp_path, nustar):

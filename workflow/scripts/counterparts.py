@@ -1,5 +1,7 @@
 """Rule counterparts: soft X-ray and optical/IR counterparts of the 95% catalogue."""
 
+import sys
+
 import numpy as np
 import pandas as pd
 from astropy.table import Table, vstack
@@ -14,6 +16,16 @@ log = setup_logging(snakemake.log[0])
 cfg = snakemake.params.counterparts
 inst = load_instrument(snakemake.input.instrument)
 cat = Table.read(snakemake.input.catalog)
+if len(cat) == 0:
+    log.warning("the catalogue %s is empty: no counterparts", snakemake.input.catalog)
+    for path in snakemake.output:
+        if path.endswith(".png"):
+            figures.save(figures.no_data("empty catalogue"), path)
+        elif path.endswith(".csv"):
+            write_csv(pd.DataFrame(), path)
+        else:
+            write_catalog(cat, path)
+    sys.exit(0)
 ancillary = [counterparts.load_ancillary(spec) for spec in cfg["catalogs"]]
 res = counterparts.run_counterparts(cat, ancillary, pd.read_csv(snakemake.input.positions),
                                     inst, cfg)

@@ -1,6 +1,9 @@
 """Rule hardness: Bayesian hardness ratios, N_H tracks and obscured fractions."""
 
+import sys
+
 import numpy as np
+import pandas as pd
 from astropy.table import Table
 
 from xsurvey import figures, hardness
@@ -14,6 +17,14 @@ inst = load_instrument(snakemake.input.instrument)
 cfg = snakemake.params.spectral
 soft, hard = cfg["soft_band"], cfg["hard_band"]
 cat = Table.read(snakemake.input.catalog)
+if len(cat) == 0:
+    log.warning("the catalogue %s is empty: no hardness ratios", snakemake.input.catalog)
+    for path in snakemake.output:
+        if path.endswith(".png"):
+            figures.save(figures.no_data("empty catalogue"), path)
+        elif path.endswith(".csv"):
+            write_csv(pd.DataFrame(), path)
+    sys.exit(0)
 hr = hardness.hardness_table(cat, soft, hard, eef=inst.eef_aperture)
 hr.add_column(np.asarray(cat["name"]).astype(str), name="name", index=1)
 redshift = (np.asarray(cat["redshift"], float) if "redshift" in cat.colnames

@@ -1,6 +1,9 @@
 """Rule variability: per-epoch photometry, variability test and light curves."""
 
+import sys
+
 import numpy as np
+import pandas as pd
 from astropy.table import Table, vstack
 
 from xsurvey import figures, variability
@@ -14,6 +17,14 @@ inst = load_instrument(snakemake.input.instrument)
 cfg = snakemake.params.variability
 bands, epochs, kinds = snakemake.params.bands, snakemake.params.epochs, snakemake.params.kinds
 cat = Table.read(snakemake.input.catalog)
+if len(cat) == 0:
+    log.warning("the catalogue %s is empty: no variability", snakemake.input.catalog)
+    for path in snakemake.output:
+        if path.endswith(".png"):
+            figures.save(figures.no_data("empty catalogue"), path)
+        elif path.endswith(".csv"):
+            write_csv(pd.DataFrame(), path)
+    sys.exit(0)
 ids = np.asarray(cat["id"])
 n_ep, n_k = len(epochs), len(kinds)
 tables, curves = [], []

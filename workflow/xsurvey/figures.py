@@ -909,3 +909,12 @@ def light_curves(lc_table, ids, variability=None, band=None, epochs=None, ncol=3
     fig.suptitle(title or (f"{band} keV" if band else ""), fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def no_data(message: str, title: str = ""):
+    """A placeholder figure saying why there is nothing to show (e.g. an empty catalogue)."""
+    fig, ax = plt.subplots(figsize=(5.0, 2.0))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(title)
+    return fig
