@@ -8,7 +8,7 @@ from astropy.table import Table, vstack
 
 from xsurvey import counterparts, figures
 from xsurvey.calibrate import write_csv
-from xsurvey.catalog import band_suffix, write_catalog
+from xsurvey.catalog import band_suffix, write_catalog, write_empty_products
 from xsurvey.instrument import load_instrument
 from xsurvey.io import setup_logging
 
@@ -18,13 +18,7 @@ inst = load_instrument(snakemake.input.instrument)
 cat = Table.read(snakemake.input.catalog)
 if len(cat) == 0:
     log.warning("the catalogue %s is empty: no counterparts", snakemake.input.catalog)
-    for path in snakemake.output:
-        if path.endswith(".png"):
-            figures.save(figures.no_data("empty catalogue"), path)
-        elif path.endswith(".csv"):
-            write_csv(pd.DataFrame(), path)
-        else:
-            write_catalog(cat, path)
+    write_empty_products(snakemake.output, cat, "empty catalogue")
     sys.exit(0)
 ancillary = [counterparts.load_ancillary(spec) for spec in cfg["catalogs"]]
 res = counterparts.run_counterparts(cat, ancillary, pd.read_csv(snakemake.input.positions),

@@ -3,12 +3,11 @@
 import sys
 
 import numpy as np
-import pandas as pd
 from astropy.table import Table
 
 from xsurvey import figures, hardness
 from xsurvey.calibrate import write_csv
-from xsurvey.catalog import band_suffix
+from xsurvey.catalog import band_suffix, write_empty_products
 from xsurvey.instrument import load_instrument
 from xsurvey.io import setup_logging
 
@@ -19,11 +18,7 @@ soft, hard = cfg["soft_band"], cfg["hard_band"]
 cat = Table.read(snakemake.input.catalog)
 if len(cat) == 0:
     log.warning("the catalogue %s is empty: no hardness ratios", snakemake.input.catalog)
-    for path in snakemake.output:
-        if path.endswith(".png"):
-            figures.save(figures.no_data("empty catalogue"), path)
-        elif path.endswith(".csv"):
-            write_csv(pd.DataFrame(), path)
+    write_empty_products(snakemake.output, cat, "empty catalogue")
     sys.exit(0)
 hr = hardness.hardness_table(cat, soft, hard, eef=inst.eef_aperture)
 hr.add_column(np.asarray(cat["name"]).astype(str), name="name", index=1)

@@ -3,11 +3,11 @@
 import sys
 
 import numpy as np
-import pandas as pd
 from astropy.table import Table, vstack
 
 from xsurvey import figures, variability
 from xsurvey.calibrate import write_csv
+from xsurvey.catalog import write_empty_products
 from xsurvey.instrument import load_instrument
 from xsurvey.io import read_band_mosaics, setup_logging
 from xsurvey.photometry import Aperture
@@ -19,11 +19,7 @@ bands, epochs, kinds = snakemake.params.bands, snakemake.params.epochs, snakemak
 cat = Table.read(snakemake.input.catalog)
 if len(cat) == 0:
     log.warning("the catalogue %s is empty: no variability", snakemake.input.catalog)
-    for path in snakemake.output:
-        if path.endswith(".png"):
-            figures.save(figures.no_data("empty catalogue"), path)
-        elif path.endswith(".csv"):
-            write_csv(pd.DataFrame(), path)
+    write_empty_products(snakemake.output, cat, "empty catalogue")
     sys.exit(0)
 ids = np.asarray(cat["id"])
 n_ep, n_k = len(epochs), len(kinds)

@@ -888,3 +888,24 @@ def truth_match(catalog: Table, detections_by_band: Mapping, truth: Table, wcs,
                                          -1)
         out["separation_arcsec"][rows] = sep[nearest] * pix
     return out
+
+
+def write_empty_products(paths, catalog: Table, reason: str) -> None:
+    """Outputs of a stage that has no source to work on (e.g. an empty catalogue).
+
+    PNG paths get a placeholder figure stating ``reason``, CSV paths an empty
+    table and FITS paths the (empty) catalogue, so that the workflow completes
+    and nothing looks like a result.
+    """
+    import pandas as pd
+
+    from . import figures
+    from .calibrate import write_csv
+
+    for path in map(str, paths):
+        if path.endswith(".png"):
+            figures.save(figures.no_data(reason), path)
+        elif path.endswith(".csv"):
+            write_csv(pd.DataFrame(), path)
+        else:
+            write_catalog(catalog, path)
