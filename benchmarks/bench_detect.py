@@ -34,18 +34,14 @@ from scipy.signal import fftconvolve
 
 from xsurvey.detect import Detector, _deblended_peaks, detection_table
 from xsurvey.instrument import load_instrument
+from xsurvey.mosaic import tan_wcs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_wcs(size: int, pixel_arcsec: float) -> WCS:
     """Tangent-plane WCS centred on (150, 2) deg."""
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = [150.0, 2.0]
-    w.wcs.crpix = [(size + 1) / 2.0, (size + 1) / 2.0]
-    w.wcs.cdelt = [-pixel_arcsec / 3600.0, pixel_arcsec / 3600.0]
-    return w
+    return tan_wcs((150.0, 2.0), (size, size), pixel_arcsec)
 
 
 def make_mosaic(instrument, band: str, size: int = 750, nsrc: int = 100, seed: int = 1):

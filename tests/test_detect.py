@@ -13,7 +13,7 @@ from scipy.optimize import brentq, nnls
 from scipy.signal import convolve2d
 from scipy.special import gammainc, gammaincinv
 
-from xsurvey import detect
+from xsurvey import detect, mosaic
 from xsurvey.detect import DETECTION_COLUMNS, Detector, det_ml, detect_sources
 from xsurvey.instrument import load_instrument
 
@@ -34,12 +34,7 @@ def kernel(nustar):
 
 
 def tan_wcs(n: int) -> WCS:
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = [150.0, 2.0]
-    w.wcs.crpix = [(n + 1) / 2.0, (n + 1) / 2.0]
-    w.wcs.cdelt = [-PIX / 3600.0, PIX / 3600.0]
-    return w
+    return mosaic.tan_wcs((150.0, 2.0), (n, n), PIX)
 
 
 def bkg_per_pixel(exposure_s, rate=2e-3):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 from astropy.table import Table
-from astropy.wcs import WCS
 from scipy import stats
 
+from xsurvey.mosaic import tan_wcs
 from xsurvey.sky import (
     BrokenPowerLawCounts,
     TabulatedCounts,
@@ -31,12 +31,7 @@ def bpl():
 
 
 def _tan_wcs(center, npix, pix_arcsec):
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = list(center)
-    w.wcs.crpix = [npix / 2 + 0.5, npix / 2 + 0.5]
-    w.wcs.cdelt = [-pix_arcsec / 3600, pix_arcsec / 3600]
-    return w
+    return tan_wcs(center, (npix, npix), pix_arcsec)
 
 
 def test_broken_power_law_values_and_continuity(bpl):

@@ -39,6 +39,7 @@ from scipy.optimize import nnls
 from . import __version__, spectral
 from .instrument import Band, Instrument
 from .io import atomic_path, events_wcs_keywords, write_image
+from .mosaic import tan_wcs
 from .sky import (
     BrokenPowerLawCounts,
     counts_model_from_config,
@@ -408,15 +409,8 @@ def observation_wcs(ra_deg: float, dec_deg: float, npix: int, pixel_arcsec: floa
     ``CRPIX = npix // 2 + 1``, so that it falls on a pixel centre for any
     ``npix``. RA increases to the left (``CDELT1 < 0``).
     """
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = [float(ra_deg), float(dec_deg)]
-    w.wcs.crpix = [npix // 2 + 1.0, npix // 2 + 1.0]
-    w.wcs.cdelt = [-pixel_arcsec / 3600.0, pixel_arcsec / 3600.0]
-    w.wcs.cunit = ["deg", "deg"]
-    w.wcs.radesys = "ICRS"
-    w.pixel_shape = (npix, npix)
-    return w
+    return tan_wcs((ra_deg, dec_deg), (npix, npix), pixel_arcsec,
+                   crpix=(npix // 2 + 1.0, npix // 2 + 1.0))
 
 
 @dataclass

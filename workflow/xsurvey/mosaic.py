@@ -24,6 +24,32 @@ MAP_KINDS = {
 }
 
 
+def tan_wcs(center_deg, shape, pixel_arcsec: float, crpix=None) -> WCS:
+    """North-up tangent-plane WCS (RA increasing to the left), ICRS.
+
+    Parameters
+    ----------
+    center_deg : (float, float)
+        RA, Dec of the tangent point, degrees.
+    shape : (int, int)
+        (ny, nx) of the image.
+    pixel_arcsec : float
+        Pixel size, arcsec.
+    crpix : (float, float), optional
+        1-based reference pixel; default the image centre ``((nx+1)/2, (ny+1)/2)``.
+    """
+    ny, nx = shape
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [float(center_deg[0]), float(center_deg[1])]
+    wcs.wcs.crpix = list(crpix) if crpix is not None else [(nx + 1) / 2.0, (ny + 1) / 2.0]
+    wcs.wcs.cdelt = [-pixel_arcsec / 3600.0, pixel_arcsec / 3600.0]
+    wcs.wcs.cunit = ["deg", "deg"]
+    wcs.wcs.radesys = "ICRS"
+    wcs.pixel_shape = (nx, ny)
+    return wcs
+
+
 def make_grid(center_deg, size_arcmin, pixel_arcsec: float):
     """Common north-up TAN grid.
 
@@ -44,14 +70,7 @@ def make_grid(center_deg, size_arcmin, pixel_arcsec: float):
     """
     nx = int(np.ceil(size_arcmin[0] * 60.0 / pixel_arcsec))
     ny = int(np.ceil(size_arcmin[1] * 60.0 / pixel_arcsec))
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.crval = [float(center_deg[0]), float(center_deg[1])]
-    wcs.wcs.crpix = [(nx + 1) / 2.0, (ny + 1) / 2.0]
-    wcs.wcs.cdelt = [-pixel_arcsec / 3600.0, pixel_arcsec / 3600.0]
-    wcs.wcs.cunit = ["deg", "deg"]
-    wcs.wcs.radesys = "ICRS"
-    return wcs, (ny, nx)
+    return tan_wcs(center_deg, (ny, nx), pixel_arcsec), (ny, nx)
 
 
 def bin_events(x, y, events_wcs: WCS, grid_wcs: WCS, shape) -> np.ndarray:

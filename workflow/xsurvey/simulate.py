@@ -103,6 +103,8 @@ class ReplicaSetup:
         self._nofcxb_total = float(self.background_nofcxb.sum())
         self._fcxb_total = float(self.fcxb.sum())
         self.fcxb_scale = fcxb_scale(self, self.bright_counts, self.bright_flux)
+        #: Expected smooth counts of every replica (constant: computed once, not per replica).
+        self.smooth_background = self.background_nofcxb + self.fcxb_scale * self.fcxb
 
     @property
     def area_deg2(self) -> float:
@@ -339,7 +341,7 @@ def run_replica(setup: ReplicaSetup, index: int):
     rng = np.random.default_rng(replica_seed(setup.seed, setup.stack, setup.band, index))
     inputs = draw_inputs(setup, rng)
     sources = source_image(setup, inputs, rng)
-    counts = rng.poisson(setup.background_nofcxb + setup.fcxb_scale * setup.fcxb) + sources
+    counts = rng.poisson(setup.smooth_background) + sources
     det = setup.detector.detect_arrays(counts)
 
     pix = setup.pixel_arcsec
