@@ -11,6 +11,7 @@ from xsurvey.config import (
     ConfigError,
     check_bands,
     check_demo_paths,
+    check_grid_overlap,
     check_input_files,
     check_observation_table,
     check_stacks,
@@ -168,3 +169,37 @@ def test_missing_ancillary_catalogue(tmp_path):
     with pytest.raises(ConfigError, match=r"'counterparts.catalogs\[0\]' \(xmm\): catalogue "
                                           r"file not found"):
         check_ancillary_catalogs([{"name": "xmm", "path": str(tmp_path / "none.fits")}])
+
+
+GRID = {"center_deg": [150.0, 2.0], "size_arcmin": [30.0, 30.0]}
+
+
+def test_observation_outside_the_grid_user_data(tmp_path, nustar):
+    rows = [_row("001"), _row("002")]
+    path, df = _table(tmp_path, rows)
+    near = make_grid((150.05, 2.02), (12.0, 12.0), nustar.pixel_arcsec)
+    far = make_grid((160.0, 2.0), (12.0, 12.0), nustar.pixel_arcsec)
+    for obs, (wcs, shape) in (("001", near), ("002", far)):
+        io.write_image(tmp_path / f"{obs}_FPMA_ex_3-8.fits", np.ones(shape), wcs, "s")
+    df["exposure"] = [str(tmp_path / f"{o}_FPMA_ex_{{band}}.fits") for o in ("001", "002")]
+    with pytest.raises(ConfigError, match=r"line 3 \(obs 002 FPMA\): does not overlap the "
+                                          r"mosaic grid: its centre \(RA, Dec = 160.0000, "
+                                          r"2.0000 deg\) is 9.99. deg from the grid centre"):
+        check_grid_overlap(df, GRID, ["3-8"], path, nustar.field_of_view_arcmin, demo=False)
+    check_grid_overlap(df.iloc[:1], GRID, ["3-8"], path, nustar.field_of_view_arcmin, demo=False)
+    fits.PrimaryHDU(np.ones((10, 10))).writeto(tmp_path / "002_FPMA_ex_3-8.fits",
+                                               overwrite=True)
+    with pytest.raises(ConfigError, match=r"line 3 \(obs 002 FPMA\): exposure map \(3-8\) "
+                                          r"file .*: no celestial WCS"):
+        check_grid_overlap(df, GRID, ["3-8"], path, nustar.field_of_view_arcmin, demo=False)
+
+
+def test_observation_outside_the_grid_demo(tmp_path, nustar):
+    header = HEADER.rstrip("\n") + "\tra_pnt\tdec_pnt\troll_deg\texposure_ks\n"
+    path, df = _table(tmp_path, [_row("001") + ["150.2", "2.1", "0", "50"],
+                                 _row("002") + ["150.0", "2.4", "0", "50"]], header)
+    # 0.4 deg north: 0.354 deg (grid half-diagonal) + 0.141 deg (FOV half-diagonal) > 0.4
+    check_grid_overlap(df, GRID, ["3-8"], path, nustar.field_of_view_arcmin, demo=True)
+    df.loc[3, "dec_pnt"] = 2.6
+    with pytest.raises(ConfigError, match=r"line 3 \(obs 002 FPMA\): does not overlap"):
+        check_grid_overlap(df, GRID, ["3-8"], path, nustar.field_of_view_arcmin, demo=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from astropy.table import Table
@@ -587,8 +588,10 @@ def test_demo_catalogues(demo_sky, tmp_path):
         "rc": figures.lr_reliability_completeness(res.curve, res.lr_threshold, "optical"),
         "xo": figures.xray_optical_plane(prim["soft_flux"], best["ctp_mag"], 5.6,
                                          best["ctp_class"], flux_label="0.5-2 keV flux"),
-        "hs": figures.hard_soft_flux_comparison(prim["soft_flux_pred"], prim["soft_flux"],
-                                                scatter_dex=0.5),
+        "hs": figures.hard_soft_flux_comparison(
+            prim["soft_flux_pred"], prim["soft_flux"],
+            pd.DataFrame({"x": [1e-15, 1e-14, 1e-13], "median_ratio": [1.3, 1.05, 1.0],
+                          "p16": [0.7, 0.8, 0.9], "p84": [2.0, 1.3, 1.1], "n": [50, 80, 20]})),
     }
     for name, fig in figs.items():
         figures.save(fig, tmp_path / f"{name}.png")

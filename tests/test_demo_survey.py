@@ -104,3 +104,22 @@ def test_number_counts_recovered_from_replicas(demo_run):
         assert np.all(np.abs(fitted.pull) < 1.0), (band, fitted[["flux", "ratio", "pull"]])
         real = pd.read_csv(demo_run / "lognlogs" / "all" / f"{band}.csv")
         assert len(real) > 5 and np.all(np.diff(real.n_gt_s) <= 0)
+
+
+def test_counterpart_chain_is_as_reliable_as_estimated(demo_run):
+    """Hard -> soft -> optical: secure identifications are true as often as R says (-3 pts)."""
+    cat = Table.read(demo_run / "catalog" / "all" / "catalog_95.fits")
+    names = pd.DataFrame({"id": np.asarray(cat["id"], dtype=np.int64),
+                          "name": np.asarray(cat["name"]).astype(str)})
+    truth = names.merge(pd.read_csv(demo_run / "catalog" / "all" / "truth_match_95.csv"),
+                        on="name")[["id", "truth_id"]]
+    optical = Table.read(demo_run / "demo" / "truth" / "optical_truth.fits")
+    optical = pd.DataFrame({"ctp_id": np.asarray(optical["id"]).astype(str),
+                            "ctp_truth": np.asarray(optical["truth_id"], dtype=np.int64)})
+    best = pd.read_csv(demo_run / "counterparts" / "all" / "best.csv", dtype={"ctp_id": str})
+    summary = pd.read_csv(demo_run / "counterparts" / "all" / "lr_summary.csv").iloc[0]
+    secure = best[best.ctp_class == "secure"].merge(truth, on="id").merge(optical, on="ctp_id")
+    assert len(secure) == summary.n_secure > 30
+    accuracy = float(np.mean(secure.ctp_truth == secure.truth_id))
+    print(f"\nchain: {len(secure)} secure, {accuracy:.3f} true, R = {summary.reliability:.3f}")
+    assert accuracy >= summary.reliability - 0.03

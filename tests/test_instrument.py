@@ -120,6 +120,16 @@ def test_missing_key_is_named(tmp_path):
         load_instrument(p)
 
 
+def test_unknown_key_is_named(tmp_path):
+    cfg = yaml.safe_load(NUSTAR.read_text())
+    cfg["aperture_radius_arcsek"] = cfg.pop("aperture_radius_arcsec")
+    p = tmp_path / "typo.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(InstrumentError, match=r"typo.yaml: unknown key\(s\) "
+                                              r"'aperture_radius_arcsek' \(expected: "):
+        load_instrument(p)
+
+
 def test_psf_weights_must_sum_to_one(tmp_path):
     cfg = yaml.safe_load(NUSTAR.read_text())
     cfg["psf"]["components"][0]["weight"] = 0.5

@@ -8,6 +8,7 @@ CALIBRATION_TABLES = (
     "countscoverage",
     "sensitivity",
     "positions",
+    "flux_vs_flux",
     "summary",
 )
 CALIBRATION_FIGURES = ("reliability", "completeness", "positions", "fluxes")

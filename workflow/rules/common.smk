@@ -13,6 +13,7 @@ from xsurvey.config import (  # noqa: E402
     check_band_keys,
     check_bands,
     check_demo_paths,
+    check_grid_overlap,
     check_input_files,
     check_observation_table,
     check_stacks,
@@ -36,6 +37,14 @@ if DEMO:
 else:
     check_input_files(OBS, BANDS, OBS_FILE)
     check_ancillary_catalogs(config.get("counterparts", {}).get("catalogs", []))
+check_grid_overlap(
+    OBS,
+    config["mosaic"],
+    BANDS,
+    OBS_FILE,
+    INSTRUMENT.field_of_view_arcmin,
+    demo=DEMO,
+)
 STACKS = check_stacks(config["stacks"], OBS, OBS_FILE)
 EPOCHS = sorted(set(OBS.epoch))
 GRID = dict(config["mosaic"])

@@ -9,6 +9,7 @@ rule counterparts:
         instrument=INSTRUMENT_FILE,
         catalog=f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits",
         positions="results/calibration/{stack}/positions.csv",
+        fluxes="results/calibration/{stack}/flux_vs_flux.csv",
         ancillary=[c["path"] for c in ANCILLARY],
     output:
         extended_fits="results/counterparts/{stack}/catalog_extended.fits",
@@ -28,6 +29,11 @@ rule counterparts:
             "results/figures/{stack}/counterparts_lr.png",
             category="Counterparts",
             caption="../report/counterparts.rst",
+        ),
+        figure_hs=report(
+            "results/figures/{stack}/hard_soft_flux.png",
+            category="Counterparts",
+            caption="../report/hard_soft_flux.rst",
         ),
         figure_xo=report(
             "results/figures/{stack}/xo_plane.png",

@@ -46,3 +46,14 @@ figures.save(figures.lr_reliability_completeness(first.curve, first.lr_threshold
 flux = np.asarray(cat[f"flux_{band_suffix(cfg['hard_band'])}"], float)
 figures.save(figures.xray_optical_plane(flux, np.asarray(res["best"]["ctp_mag"], float),
                                         cfg["xo_constant"], classes=classes), out.figure_xo)
+replicas = pd.read_csv(snakemake.input.fluxes)
+replicas = replicas[replicas["band"].astype(str) == cfg["hard_band"]].copy()
+if res["soft_primary"] is None:
+    figures.save(figures.no_data("no soft X-ray catalogue configured"), out.figure_hs)
+else:
+    prim = res["soft_primary"]
+    replicas["x"] *= res["flux_conversion"]
+    figures.save(figures.hard_soft_flux_comparison(
+        prim["soft_flux_pred"], prim["soft_flux"], replicas,
+        x_label=f"{cfg['hard_band']} keV flux converted to the soft band",
+        y_label="Soft X-ray flux", title=f"stack {snakemake.wildcards.stack}"), out.figure_hs)

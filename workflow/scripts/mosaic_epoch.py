@@ -7,6 +7,7 @@ from xsurvey import background as bg
 from xsurvey import mosaic
 from xsurvey.instrument import load_instrument
 from xsurvey.io import (
+    InputError,
     read_background,
     read_events,
     read_image,
@@ -42,8 +43,10 @@ for i, obs in enumerate(observations, 1):
                  obs["module"], total.sum())
     contribution = mosaic.observation_maps(x, y, ev_wcs, expo, exp_wcs, total, fcxb, bkg_wcs,
                                            grid_wcs, shape, inst.band(band).fcxb_fraction)
-    if contribution["exposure"].max() == 0:
-        log.warning("%s %s does not overlap the mosaic grid", obs["obs_id"], obs["module"])
+    if contribution["exposure"].max() == 0:  # the config check uses enclosing circles
+        raise InputError(f"observation {obs['obs_id']} {obs['module']}: exposure map "
+                         f"{obs['exposure']} does not overlap the mosaic grid (config keys "
+                         f"'mosaic.center_deg', 'mosaic.size_arcmin')")
     for kind in maps:
         maps[kind] += contribution[kind]
     check = bg.check_observation(

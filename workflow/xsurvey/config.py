@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 #: Columns of the observation table that hold path templates with ``{band}``.
@@ -123,6 +124,54 @@ def check_input_files(df: pd.DataFrame, bands, path) -> None:
                     f"observation table {path}, line {line} (obs {row.obs_id} {row.module}): "
                     f"{what} file not found: {f}"
                 )
+
+
+def _grid_circle(grid: dict):
+    """Centre (SkyCoord) and half-diagonal (deg) of the mosaic grid."""
+    from astropy.coordinates import SkyCoord
+
+    ra, dec = grid["center_deg"]
+    width, height = grid["size_arcmin"]
+    return SkyCoord(ra, dec, unit="deg"), 0.5 * float(np.hypot(width, height)) / 60.0
+
+
+def check_grid_overlap(df: pd.DataFrame, grid: dict, bands, path, fov_arcmin: float,
+                       demo: bool) -> None:
+    """Every observation must overlap the mosaic grid (config ``mosaic``).
+
+    The footprint of an observation is the circle around its pointing with
+    the field of view's half-diagonal (demo: from the table's ``ra_pnt,
+    dec_pnt``) or the circle containing its first band's exposure map
+    (user data: from the FITS header only); the grid's is the circle of
+    its half-diagonal. The test is conservative (circles contain the
+    rectangles), so it never rejects an observation that overlaps.
+    """
+    from astropy.coordinates import SkyCoord
+
+    from .io import InputError, image_footprint
+
+    centre, grid_radius = _grid_circle(grid)
+    for line, row in df.iterrows():
+        where = f"observation table {path}, line {line} (obs {row.obs_id} {row.module})"
+        if demo:
+            ra, dec = float(row.ra_pnt), float(row.dec_pnt)
+            radius = float(fov_arcmin) / np.sqrt(2.0) / 60.0
+        else:
+            try:
+                ra, dec, radius = image_footprint(row.exposure.format(band=bands[0]),
+                                                  f"exposure map ({bands[0]})")
+            except InputError as exc:
+                raise ConfigError(f"{where}: {exc}") from exc
+        sep = float(SkyCoord(ra, dec, unit="deg").separation(centre).deg)
+        if sep > radius + grid_radius:
+            raise ConfigError(
+                f"{where}: does not overlap the mosaic grid: its centre (RA, Dec = {ra:.4f}, "
+                f"{dec:.4f} deg) is {sep:.3f} deg from the grid centre, more than the "
+                f"{radius + grid_radius:.3f} deg the footprints allow (config keys "
+                f"'mosaic.center_deg' = {list(grid['center_deg'])}, 'mosaic.size_arcmin' = "
+                f"{list(grid['size_arcmin'])}); fix the pointing or the grid, or put far-apart "
+                "fields in separate configurations"
+            )
 
 
 def check_stacks(stacks: dict, df: pd.DataFrame, path) -> dict:

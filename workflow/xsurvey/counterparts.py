@@ -1566,7 +1566,8 @@ def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: di
     Returns
     -------
     dict
-        ``soft_candidates, soft_primary`` (or None without a soft catalogue),
+        ``soft_candidates, soft_primary, flux_conversion`` (soft / hard flux of
+        the spectral model; all None without a soft catalogue),
         ``best, candidates, summary, results`` (per optical catalogue) and
         ``extended`` (the catalogue with the soft and optical columns and X/O).
     """
@@ -1580,7 +1581,7 @@ def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: di
     xray = catalog["id", "ra", "dec"]
     sigma = sigma_for_sources(np.asarray(catalog["best_band"]).astype(str), positions,
                               cfg["sigma_subset"])
-    out = {"soft_candidates": None, "soft_primary": None}
+    out = {"soft_candidates": None, "soft_primary": None, "flux_conversion": None}
     sfx = band_suffix(cfg["hard_band"])
     hard_flux = np.asarray(catalog[f"flux_{sfx}"], float)
     if softs:
@@ -1590,12 +1591,14 @@ def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: di
                                     (soft.meta["E_MIN"], soft.meta["E_MAX"]),
                                     instrument.photon_index,
                                     nh_galactic_cm2=instrument.nh_galactic_cm2)
+        out["flux_conversion"] = conv
         out["soft_candidates"], out["soft_primary"] = associate_soft(
             xray, soft, sigma, sys_arcsec=cfg["sys_arcsec"], n_sigma=cfg["n_sigma"],
             hard_flux=hard_flux, flux_conversion=conv,
             covered=coverage_mask(xray["ra"], xray["dec"], soft, soft.meta.get("FOOTPRINT")))
     positions_x = xray_positions(xray, out["soft_primary"], sigma,
-                                 sys_hard_arcsec=cfg["sys_arcsec"])
+                                 sys_hard_arcsec=cfg["sys_arcsec"],
+                                 max_p_chance=cfg.get("max_p_chance"))
     best, candidates, results = identify(
         positions_x, opticals, prefer_secure=cfg["prefer_secure"],
         search_radius_arcsec=cfg["search_radius_arcsec"],

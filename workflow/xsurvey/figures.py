@@ -683,7 +683,11 @@ def xray_optical_plane(flux, mag, c_band, classes=None, xo_levels=(-1.0, 0.0, 1.
     return fig
 
 
-def hard_soft_flux_comparison(flux_pred_soft, flux_soft, scatter_dex=None,
+#: Fewest replica matches in a flux bin for its percentiles to be drawn.
+_MIN_BIN_MATCHES = 20
+
+
+def hard_soft_flux_comparison(flux_pred_soft, flux_soft, replica_scatter=None,
                               x_label="Hard flux converted to the soft band",
                               y_label="Soft flux", title=""):
     """Soft-X-ray flux of the primary counterpart versus the converted hard flux.
@@ -692,18 +696,25 @@ def hard_soft_flux_comparison(flux_pred_soft, flux_soft, scatter_dex=None,
     ----------
     flux_pred_soft : array_like
         Hard-band flux times the spectral conversion to the soft band
-        (``soft_flux_pred`` of :func:`xsurvey.counterparts.associate_soft`).
+        (``soft_flux_pred`` of :func:`xsurvey.counterparts.associate_soft`),
+        erg cm^-2 s^-1.
     flux_soft : array_like
-        Soft flux of the primary counterpart.
-    scatter_dex : float, optional
-        Draw the 1:1 line with a band of +/- this (dex).
+        Soft flux of the primary counterpart, erg cm^-2 s^-1.
+    replica_scatter : pandas.DataFrame, optional
+        The replicas' measured/input hard-flux distribution
+        (:func:`xsurvey.calibrate.flux_accuracy` by input flux, ``x`` already
+        converted to the soft band): drawn behind the points as the band of
+        converted hard fluxes (16th-84th percentile) expected at each true
+        soft flux if the spectral model holds (bins with at least
+        ``_MIN_BIN_MATCHES`` matched detections).
     x_label, y_label, title : str
     """
     x = np.asarray(flux_pred_soft, float)
     y = np.asarray(flux_soft, float)
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     fig, ax = plt.subplots(figsize=(4.6, 4.4))
-    ax.scatter(x[ok], y[ok], s=14, color="C0", label=f"primary counterparts ({ok.sum()})")
+    ax.scatter(x[ok], y[ok], s=14, color="C0", label=f"primary counterparts ({ok.sum()})",
+               zorder=3)
     if ok.any():
         lo = min(x[ok].min(), y[ok].min()) / 2.0
         hi = max(x[ok].max(), y[ok].max()) * 2.0
@@ -711,9 +722,13 @@ def hard_soft_flux_comparison(flux_pred_soft, flux_soft, scatter_dex=None,
         lo, hi = 1e-16, 1e-12
     line = np.array([lo, hi])
     ax.plot(line, line, color="k", lw=0.8, label="1:1")
-    if scatter_dex:
-        ax.fill_between(line, line / 10**scatter_dex, line * 10**scatter_dex, color="0.85",
-                        zorder=0, label=rf"$\pm${scatter_dex:g} dex")
+    if replica_scatter is not None and len(replica_scatter):
+        r = replica_scatter[replica_scatter["n"] >= _MIN_BIN_MATCHES]
+        s = r["x"].to_numpy(float)
+        ax.fill_betweenx(s, s * r["p16"].to_numpy(float), s * r["p84"].to_numpy(float),
+                         color="0.85", zorder=0, label="replicas: 16-84% of measured/input")
+        ax.plot(s * r["median_ratio"].to_numpy(float), s, color="0.5", lw=0.8, ls="--",
+                zorder=1, label="replicas: median")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)

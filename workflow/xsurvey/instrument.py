@@ -189,6 +189,14 @@ class Instrument:
         return 1.0 / (1.0 + (np.asarray(off_axis_arcmin, dtype=float) / t50) ** 2)
 
 
+#: Top-level keys of an instrument file.
+INSTRUMENT_KEYS = frozenset({
+    "name", "modules", "pixel_arcsec", "field_of_view_arcmin", "energy_from_pi",
+    "aperture_radius_arcsec", "deblend_radius_arcsec", "match_radius_arcsec", "psf",
+    "effective_area", "spectrum", "reference_band", "bands", "background", "cf_override",
+})
+
+
 def _require(cfg: dict, key: str, path) -> object:
     if key not in cfg:
         raise InstrumentError(f"{path}: missing required key '{key}'")
@@ -222,6 +230,10 @@ def load_instrument(path) -> Instrument:
         raise InstrumentError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(cfg, dict):
         raise InstrumentError(f"{path}: expected a mapping at top level")
+    unknown = sorted(set(cfg) - INSTRUMENT_KEYS)
+    if unknown:
+        raise InstrumentError(f"{path}: unknown key(s) {', '.join(map(repr, unknown))} "
+                              f"(expected: {', '.join(sorted(INSTRUMENT_KEYS))})")
 
     bands = {}
     for name, b in _require(cfg, "bands", path).items():

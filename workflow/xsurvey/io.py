@@ -74,6 +74,37 @@ def _celestial_wcs(header, path, what, **kwargs) -> WCS:
     return wcs.celestial
 
 
+def image_footprint(path, what: str = "image") -> tuple[float, float, float]:
+    """Circle containing a FITS image, from its header only (no data read).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        FITS file whose primary HDU is a 2-D image with a celestial WCS.
+    what : str
+        Description used in error messages.
+
+    Returns
+    -------
+    ra_deg, dec_deg, radius_deg : float
+        Sky position of the image centre and the largest distance from it to
+        a corner, degrees.
+    """
+    try:
+        header = fits.getheader(path)
+    except Exception as exc:
+        raise InputError(f"{what} file {path} is not a readable FITS file: {exc}") from exc
+    ny, nx = int(header.get("NAXIS2", 0)), int(header.get("NAXIS1", 0))
+    if header.get("NAXIS", 0) != 2 or nx < 1 or ny < 1:
+        raise InputError(f"{what} file {path}: primary HDU is not a 2-D image")
+    wcs = _celestial_wcs(header, path, what).celestial
+    x = np.array([(nx - 1) / 2.0, -0.5, nx - 0.5, -0.5, nx - 0.5])
+    y = np.array([(ny - 1) / 2.0, -0.5, -0.5, ny - 0.5, ny - 0.5])
+    sky = wcs.pixel_to_world(x, y)
+    radius = float(np.max(sky[0].separation(sky[1:]).deg))
+    return float(sky[0].ra.deg), float(sky[0].dec.deg), radius
+
+
 def read_image(path, what: str = "image", hdu=0, allow_nan: bool = False,
                allow_negative: bool = True):
     """Read a 2-D image with its celestial WCS.
