@@ -52,6 +52,14 @@ def test_missing_column(tmp_path, nustar):
         check_observation_table(df, nustar, p, demo=False)
 
 
+def test_empty_cell_is_named(tmp_path, nustar):
+    row = _row("002")
+    row[3] = ""
+    p, df = _table(tmp_path, [_row(), _row("003"), row])
+    with pytest.raises(ConfigError, match=r"obs.tsv, line 4: empty 'events'"):
+        check_observation_table(df, nustar, p, demo=False)
+
+
 def test_background_column_is_optional(tmp_path, nustar):
     p, df = _table(tmp_path, [_row()[:5]], header=HEADER.replace("\tbackground", ""))
     assert list(check_observation_table(df, nustar, p, demo=False).background) == [""]
