@@ -11,7 +11,11 @@ configfile: "config/config.yaml"
 validate(config, "config/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/mosaic.smk"
 include: "workflow/rules/quality.smk"

@@ -11,7 +11,27 @@ CALIBRATION_TABLES = (
     "flux_vs_flux",
     "summary",
 )
-CALIBRATION_FIGURES = ("reliability", "completeness", "positions", "fluxes")
+#: figure name: (report subcategory, product label)
+CALIBRATION_FIGURES = {
+    "reliability": ("Reliability & thresholds", "reliability vs DET_ML"),
+    "completeness": ("Completeness & sky coverage", "completeness vs input flux"),
+    "positions": ("Positional accuracy", "input-detection separations"),
+    "fluxes": ("Flux accuracy", "measured / input flux"),
+}
+#: tables in the report: (subcategory, caption file, product label)
+CALIBRATION_REPORT_TABLES = {
+    "thresholds": (
+        "Reliability & thresholds",
+        "thresholds",
+        "DET_ML thresholds (table)",
+    ),
+    "sensitivity": (
+        "Completeness & sky coverage",
+        "sensitivity",
+        "sensitivity (table)",
+    ),
+    "positions": ("Positional accuracy", "positions_table", "Rayleigh scales (table)"),
+}
 
 
 rule calibrate:
@@ -32,23 +52,37 @@ rule calibrate:
         exposure=expand("results/stacks/{{stack}}/{band}/exposure.fits", band=BANDS),
     output:
         **{
-            f"figure_{name}": report(
-                expand(
-                    f"results/figures/{{{{stack}}}}/{name}_{{band}}.png",
-                    band=BANDS,
-                ),
-                category="Calibration",
-                caption=f"../report/{name}.rst",
-            )
-            for name in CALIBRATION_FIGURES
+            f"figure_{name}": [
+                report_item(
+                    f"results/figures/{{stack}}/{name}_{band}.png",
+                    REPORT_CALIBRATION,
+                    subcategory,
+                    name,
+                    product,
+                    band=band,
+                )
+                for band in BANDS
+            ]
+            for name, (subcategory, product) in CALIBRATION_FIGURES.items()
         },
-        tables=expand(
-            "results/calibration/{{stack}}/{table}.csv", table=CALIBRATION_TABLES
-        ),
-        skycoverage=report(
+        tables=[
+            (
+                report_item(
+                    f"results/calibration/{{stack}}/{table}.csv",
+                    REPORT_CALIBRATION,
+                    *CALIBRATION_REPORT_TABLES[table],
+                )
+                if table in CALIBRATION_REPORT_TABLES
+                else f"results/calibration/{{stack}}/{table}.csv"
+            )
+            for table in CALIBRATION_TABLES
+        ],
+        skycoverage=report_item(
             "results/figures/{stack}/skycoverage.png",
-            category="Calibration",
-            caption="../report/skycoverage.rst",
+            REPORT_CALIBRATION,
+            "Completeness & sky coverage",
+            "skycoverage",
+            "sky coverage",
         ),
     log:
         "logs/calibration/{stack}.log",
@@ -65,6 +99,6 @@ rule calibrate:
         floor_ks=config["detection"]["exposure_floor_ks"],
         snr_min=config["lognlogs"]["snr_min"],
         tables=CALIBRATION_TABLES,
-        figures=CALIBRATION_FIGURES,
+        figures=list(CALIBRATION_FIGURES),
     script:
         "../scripts/calibrate.py"

@@ -9,14 +9,32 @@ rule catalog:
         unpack(stack_catalog_inputs),
     output:
         fits=expand("results/catalog/{{stack}}/catalog_{level}.fits", level=LEVELS),
-        csv=expand("results/catalog/{{stack}}/catalog_{level}.csv", level=LEVELS),
-        combinations=expand(
-            "results/catalog/{{stack}}/band_combinations_{level}.csv", level=LEVELS
-        ),
-        figure=report(
+        csv=[
+            report_item(
+                f"results/catalog/{{stack}}/catalog_{level}.csv",
+                REPORT_CATALOG,
+                "Catalogue",
+                "catalog",
+                f"{level}% reliability catalogue (table)",
+            )
+            for level in LEVELS
+        ],
+        combinations=[
+            report_item(
+                f"results/catalog/{{stack}}/band_combinations_{level}.csv",
+                REPORT_CATALOG,
+                "Catalogue",
+                "band_combinations",
+                f"{level}% catalogue: band combinations (table)",
+            )
+            for level in LEVELS
+        ],
+        figure=report_item(
             "results/figures/{stack}/flux_distributions.png",
-            category="Catalogue",
-            caption="../report/flux_distributions.rst",
+            REPORT_CATALOG,
+            "Catalogue",
+            "flux_distributions",
+            "flux distributions",
         ),
     log:
         "logs/catalog/{stack}.log",
@@ -42,7 +60,13 @@ rule truth_check:
         exposure=f"results/stacks/{{stack}}/{BANDS[0]}/exposure.fits",
         truth=f"{DEMO_DIR}/truth/sources.fits",
     output:
-        summary="results/catalog/{stack}/truth_check.csv",
+        summary=report_item(
+            "results/catalog/{stack}/truth_check.csv",
+            REPORT_CATALOG,
+            "Catalogue",
+            "truth_check",
+            "demo: spurious sources against expectation (table)",
+        ),
         sources=expand(
             "results/catalog/{{stack}}/truth_match_{level}.csv", level=LEVELS
         ),
@@ -66,11 +90,23 @@ rule lognlogs:
         sensitivity="results/calibration/{stack}/sensitivity.csv",
         instrument=INSTRUMENT_FILE,
     output:
-        tables=expand("results/lognlogs/{{stack}}/{band}.csv", band=BANDS),
-        figure=report(
+        tables=[
+            report_item(
+                f"results/lognlogs/{{stack}}/{band}.csv",
+                REPORT_CATALOG,
+                "Number counts",
+                "lognlogs_table",
+                "N(>S) (table)",
+                band=band,
+            )
+            for band in BANDS
+        ],
+        figure=report_item(
             "results/figures/{stack}/lognlogs.png",
-            category="Number counts",
-            caption="../report/lognlogs.rst",
+            REPORT_CATALOG,
+            "Number counts",
+            "lognlogs",
+            "N(>S)",
         ),
     log:
         "logs/lognlogs/{stack}.log",
@@ -106,10 +142,12 @@ rule lognlogs_replicas:
         instrument=INSTRUMENT_FILE,
     output:
         tables=expand("results/lognlogs/{{stack}}/replicas_{band}.csv", band=BANDS),
-        figure=report(
+        figure=report_item(
             "results/figures/{stack}/lognlogs_replicas.png",
-            category="Number counts",
-            caption="../report/lognlogs_replicas.rst",
+            REPORT_CATALOG,
+            "Number counts",
+            "lognlogs_replicas",
+            "N(>S) recovered from the replicas",
         ),
     log:
         "logs/lognlogs/replicas_{stack}.log",

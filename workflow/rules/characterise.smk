@@ -15,17 +15,25 @@ rule variability:
             kind=STACK_MAPS,
         ),
     output:
-        table="results/variability/{stack}/variability.csv",
+        table=report_item(
+            "results/variability/{stack}/variability.csv",
+            REPORT_CHARACTERISE,
+            "Variability",
+            "variability_table",
+            "variability test (table)",
+        ),
         lightcurves="results/variability/{stack}/lightcurves.csv",
-        figure=report(
+        figure=report_item(
             "results/figures/{stack}/lightcurves.png",
-            category="Variability",
-            caption="../report/lightcurves.rst",
+            REPORT_CHARACTERISE,
+            "Variability",
+            "lightcurves",
+            "light curves",
         ),
     log:
         "logs/variability/{stack}.log",
     conda:
-        "../../envs/detect.yaml"
+        "../../envs/counterparts.yaml"
     params:
         bands=VARIABILITY_BANDS,
         epochs=lambda wc: STACKS[wc.stack],
@@ -47,21 +55,31 @@ rule hardness:
     output:
         table="results/spectral/{stack}/hardness.csv",
         tracks="results/spectral/{stack}/hr_tracks.csv",
-        fractions="results/spectral/{stack}/obscured_fractions.csv",
-        figure=report(
-            "results/figures/{stack}/hardness.png",
-            category="Spectral shape",
-            caption="../report/hardness.rst",
+        fractions=report_item(
+            "results/spectral/{stack}/obscured_fractions.csv",
+            REPORT_CHARACTERISE,
+            "Hardness ratios",
+            "obscured_fractions",
+            "obscured fractions (table)",
         ),
-        figure_z=report(
+        figure=report_item(
+            "results/figures/{stack}/hardness.png",
+            REPORT_CHARACTERISE,
+            "Hardness ratios",
+            "hardness",
+            "hardness ratio vs flux",
+        ),
+        figure_z=report_item(
             "results/figures/{stack}/hardness_redshift.png",
-            category="Spectral shape",
-            caption="../report/hardness_redshift.rst",
+            REPORT_CHARACTERISE,
+            "Hardness ratios",
+            "hardness_redshift",
+            "hardness ratio vs redshift",
         ),
     log:
         "logs/spectral/{stack}.log",
     conda:
-        "../../envs/detect.yaml"
+        "../../envs/counterparts.yaml"
     params:
         spectral=config["spectral"],
     script:

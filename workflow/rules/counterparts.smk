@@ -17,33 +17,47 @@ rule counterparts:
         soft_candidates="results/counterparts/{stack}/softx_candidates.csv",
         candidates="results/counterparts/{stack}/optical_candidates.csv",
         best="results/counterparts/{stack}/best.csv",
-        summary="results/counterparts/{stack}/lr_summary.csv",
+        summary=report_item(
+            "results/counterparts/{stack}/lr_summary.csv",
+            REPORT_COUNTERPARTS,
+            "Likelihood ratio",
+            "lr_summary",
+            "identification summary (table)",
+        ),
         magnitudes="results/counterparts/{stack}/nm_qm.csv",
         curves="results/counterparts/{stack}/lr_curve.csv",
-        figure_qm=report(
+        figure_qm=report_item(
             "results/figures/{stack}/counterparts_nm_qm.png",
-            category="Counterparts",
-            caption="../report/counterparts.rst",
+            REPORT_COUNTERPARTS,
+            "Likelihood ratio",
+            "counterparts_nm_qm",
+            "n(m) and q(m)",
         ),
-        figure_rc=report(
+        figure_rc=report_item(
             "results/figures/{stack}/counterparts_lr.png",
-            category="Counterparts",
-            caption="../report/counterparts.rst",
+            REPORT_COUNTERPARTS,
+            "Likelihood ratio",
+            "counterparts_lr",
+            "reliability and completeness vs LR",
         ),
-        figure_hs=report(
+        figure_hs=report_item(
             "results/figures/{stack}/hard_soft_flux.png",
-            category="Counterparts",
-            caption="../report/hard_soft_flux.rst",
+            REPORT_COUNTERPARTS,
+            "Soft X-ray association",
+            "hard_soft_flux",
+            "soft vs converted hard flux",
         ),
-        figure_xo=report(
+        figure_xo=report_item(
             "results/figures/{stack}/xo_plane.png",
-            category="Counterparts",
-            caption="../report/xo_plane.rst",
+            REPORT_COUNTERPARTS,
+            "X-ray to optical",
+            "xo_plane",
+            "magnitude vs X-ray flux",
         ),
     log:
         "logs/counterparts/{stack}.log",
     conda:
-        "../../envs/detect.yaml"
+        "../../envs/counterparts.yaml"
     params:
         counterparts=config.get("counterparts", {}),
     script:

@@ -28,15 +28,18 @@ rule detection_figure:
         exposure="results/stacks/{stack}/{band}/exposure.fits",
         detections="results/detect/{stack}/{band}.fits",
     output:
-        report(
+        report_item(
             "results/figures/{stack}/detections_{band}.png",
-            category="Detection",
-            caption="../report/detections.rst",
+            REPORT_DETECTION,
+            "Detection maps",
+            "detections",
+            "smoothed mosaic and detections",
+            band="{band}",
         ),
     log:
         "logs/detect/figure_{stack}_{band}.log",
     conda:
-        "../../envs/detect.yaml"
+        "../../envs/plotting.yaml"
     params:
         detection=config["detection"],
     script:

@@ -6,11 +6,19 @@ rule quality_area_exposure:
     input:
         expand("results/stacks/{{stack}}/{band}/exposure.fits", band=BANDS),
     output:
-        table="results/quality/{stack}/area_exposure.csv",
-        figure=report(
+        table=report_item(
+            "results/quality/{stack}/area_exposure.csv",
+            REPORT_MOSAICS,
+            "Exposure",
+            "area_exposure_table",
+            "area above exposure (table)",
+        ),
+        figure=report_item(
             "results/figures/{stack}/area_exposure.png",
-            category="Mosaics",
-            caption="../report/area_exposure.rst",
+            REPORT_MOSAICS,
+            "Exposure",
+            "area_exposure",
+            "area above exposure",
         ),
     log:
         "logs/quality/area_exposure_{stack}.log",
@@ -31,11 +39,19 @@ rule quality_bgcheck:
             band=BANDS,
         ),
     output:
-        table="results/quality/{stack}/bgcheck_summary.csv",
-        figure=report(
+        table=report_item(
+            "results/quality/{stack}/bgcheck_summary.csv",
+            REPORT_MOSAICS,
+            "Background",
+            "bgcheck_table",
+            "background accuracy (table)",
+        ),
+        figure=report_item(
             "results/figures/{stack}/bgcheck.png",
-            category="Mosaics",
-            caption="../report/bgcheck.rst",
+            REPORT_MOSAICS,
+            "Background",
+            "bgcheck",
+            "background accuracy",
         ),
     log:
         "logs/quality/bgcheck_{stack}.log",
