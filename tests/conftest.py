@@ -17,6 +17,17 @@ def nustar():
     return load_instrument(NUSTAR)
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A finished tiny demo run (:func:`tests.workflow_utils.tiny_config`), shared by tests
+    that only read it or add to it (report, restart and SLURM references)."""
+    from .workflow_utils import make_workdir, run_snakemake, tiny_config, tiny_observations
+
+    work = make_workdir(tmp_path_factory.mktemp("tiny_run"), tiny_config(), tiny_observations())
+    run_snakemake(work)
+    return work
+
+
 @pytest.fixture
 def grid(nustar):
     """A 200 x 240 pixel grid at the NuSTAR sky pixel."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from .test_envs import load_workflow
-from .workflow_utils import REPO, make_workdir, run_snakemake, tiny_config, tiny_observations
+from .workflow_utils import REPO, run_snakemake
 
 CAPTIONS = REPO / "workflow" / "report"
 CATEGORIES = (
@@ -98,14 +98,11 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def tiny_report(tmp_path_factory):
-    """A tiny demo run and its `snakemake --report results/report.html`."""
-    work = make_workdir(tmp_path_factory.mktemp("report_run"), tiny_config(),
-                        tiny_observations())
-    run_snakemake(work)
-    proc = run_snakemake(work, "--report", "results/report.html")
+def tiny_report(tiny_run):
+    """`snakemake --report results/report.html` of the shared tiny demo run."""
+    proc = run_snakemake(tiny_run, "--report", "results/report.html")
     assert "Report created" in proc.stdout + proc.stderr
-    return work / "results" / "report.html"
+    return tiny_run / "results" / "report.html"
 
 
 def _report_data(report: Path, name: str):

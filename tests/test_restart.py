@@ -45,14 +45,9 @@ def _kill_when(work, marker_glob, timeout_s=300):
         proc.wait()
 
 
-def test_killed_run_restarts_to_identical_results(tmp_path):
-    cfg = tiny_config()
-    cfg["simulations"].update(replicas=8, chunk_size=2)
-    reference = make_workdir(tmp_path / "reference", cfg, tiny_observations())
-    run_snakemake(reference)
-    ref_csv, ref_tables = _products(reference / "results")
-
-    work = make_workdir(tmp_path / "killed", cfg, tiny_observations())
+def test_killed_run_restarts_to_identical_results(tmp_path, tiny_run):
+    ref_csv, ref_tables = _products(tiny_run / "results")
+    work = make_workdir(tmp_path, tiny_config(), tiny_observations())
     # killed while the replicas are being simulated: some chunks done, others running
     _kill_when(work, "results/sims/all/*/chunk1.parquet")
     assert not (work / "results" / "calibration" / "all" / "thresholds.csv").exists()
