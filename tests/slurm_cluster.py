@@ -18,6 +18,7 @@ Usable by hand as well::
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -46,7 +47,7 @@ def unavailable_reason() -> str | None:
     missing = [n for n in (*DAEMONS, *CLIENTS) if _which(n) is None]
     if missing:
         return ("SLURM binaries missing: " + ", ".join(missing)
-                + " (apt-get install slurmctld slurmd slurm-client munge)")
+                + " (apt-get install slurm-wlm munge)")
     return None
 
 
@@ -61,6 +62,17 @@ def node_resources() -> tuple[int, int]:
     cpus = len(os.sched_getaffinity(0))
     mem_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
     return cpus, mem_mb
+
+
+def slurm_version() -> tuple[int, ...]:
+    """(major, minor) of the installed slurmd, e.g. (22, 5); (0,) if unknown."""
+    try:
+        out = subprocess.run([_which("slurmd"), "-V"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return (0,)
+    m = re.search(r"(\d+)\.(\d+)", out)
+    return (int(m[1]), int(m[2])) if m else (0,)
 
 
 class SlurmCluster:
@@ -145,6 +157,9 @@ class SlurmCluster:
         text += (f"PartitionName={PARTITION} Nodes={self.host} Default=YES MaxTime=INFINITE "
                  "State=UP\n")
         self.conf.write_text(text)
+        if slurm_version() >= (24, 5):
+            # no cgroups at all (containers); older slurmd autodetect and need them mounted
+            (r / "etc" / "cgroup.conf").write_text("CgroupPlugin=disabled\n")
 
     # -- daemons -------------------------------------------------------------------------
     def _spawn(self, name: str, args: list[str]):

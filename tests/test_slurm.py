@@ -57,13 +57,13 @@ def test_profile_runs_a_tiny_survey(cluster, tmp_path):
                     "slurm-init-seconds-before-status-checks": 1,
                     "slurm-keep-successful-logs": True})
     # Each cluster job starts snakemake twice (~5-10 s here) and the executor's status
-    # checks back off by 10 s while nothing finishes, so the tiny DAG runs as four cluster
-    # jobs in a row: demo inputs, mosaics + detection, the profile's group of replica
-    # chunks, calibration + catalogue.
-    profile["groups"].update(demo_sky="inputs", demo_observation="inputs",
-                             mosaic_epoch="maps", mosaic_stack="maps", detect="maps",
-                             calibrate="catalog", catalog="catalog")
-    profile["group-components"].update(inputs=1, maps=2, catalog=1)
+    # checks back off by 10 s more each time nothing has finished, so the tiny DAG runs as
+    # three cluster jobs in a row: demo inputs to detection, the profile's group of
+    # replica chunks, calibration + catalogue.
+    profile["groups"].update(demo_sky="maps", demo_observation="maps", mosaic_epoch="maps",
+                             mosaic_stack="maps", detect="maps", calibrate="catalog",
+                             catalog="catalog")
+    profile["group-components"].update(maps=1, catalog=1)
     (tmp_path / "profile").mkdir()
     (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
 
@@ -74,6 +74,7 @@ def test_profile_runs_a_tiny_survey(cluster, tmp_path):
     # the local reference runs while the cluster run mostly waits for its status checks
     with ThreadPoolExecutor(1) as pool:
         on_cluster = pool.submit(run_snakemake, work, "--profile", str(tmp_path / "profile"),
+                                 "--workflow-profile", "none", "--executor", "slurm",
                                  *TARGETS, cores=None, env=cluster.env, timeout=900,
                                  check=False)
         run_snakemake(local, *TARGETS)
@@ -84,10 +85,19 @@ def test_profile_runs_a_tiny_survey(cluster, tmp_path):
     # every job ran on the cluster, the four replica chunks in one group job
     jobids = set(re.findall(r"submitted with SLURM jobid (\d+)", log))
     queue = cluster.run("squeue", "--noheader", "--states", "all", "--format", "%i %T").stdout
-    assert len(jobids) == 4, log[-6000:]
+    assert len(jobids) == 3, log[-6000:]
     assert all(f"{j} COMPLETED" in queue for j in jobids), queue
     logs = sorted(p.relative_to(work) for p in (work / ".snakemake" / "slurm_logs").rglob("*.log"))
-    assert sum(p.parts[2].startswith("group_sims") for p in logs) == 1, logs
+    sims = [p for p in logs if p.parts[2].startswith("group_sims")]
+    assert len(sims) == 1, logs
+    # the group job asks for what its members, run one after the other, need: one CPU,
+    # the memory of one chunk, the sum of their wall times
+    request = cluster.run("squeue", "--noheader", "--states", "all", "--jobs", sims[0].stem,
+                          "--format", "%C %m %l").stdout.split()
+    chunk = {k: eval(str(v), {"attempt": 1})  # e.g. "6000 * attempt"
+             for k, v in profile["set-resources"]["simulate"].items()}
+    hours, minutes = divmod(4 * chunk["runtime"], 60)
+    assert request == ["1", f"{chunk['mem_mb']}M", f"{hours}:{minutes:02d}:00"], request
     chunks = sorted(p.name for p in (work / "results" / "sims").rglob("chunk*.parquet"))
     assert len(chunks) == 2 * 2 * 2  # 2 bands x 2 chunks, detections + inputs
 
