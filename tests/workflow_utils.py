@@ -63,9 +63,12 @@ def write_config(work: Path, cfg: dict, observations: str):
     (work / "config" / "observations.tsv").write_text(observations)
 
 
-def run_snakemake(work: Path, *args, check=True) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
-    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=600)
+def run_snakemake(work: Path, *args, check=True, cores="2", env=None,
+                  timeout=600) -> subprocess.CompletedProcess:
+    """``snakemake --cores {cores} *args`` in ``work`` (no ``--cores`` if cores is None)."""
+    cmd = [sys.executable, "-m", "snakemake", *(["--cores", cores] if cores else []), *args]
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout,
+                          env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
     return proc
