@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
+from astropy.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,3 +74,14 @@ def run_snakemake(work: Path, *args, check=True, cores="2", env=None,
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
     return proc
+
+
+def assert_same_table(path_a: Path, path_b: Path):
+    """Two FITS tables hold the same columns, units and values (NaN equal to NaN)."""
+    a, b = Table.read(path_a), Table.read(path_b)
+    assert a.colnames == b.colnames and len(a) == len(b), path_a
+    for name in a.colnames:
+        assert a[name].unit == b[name].unit, name
+        assert np.array_equal(np.asarray(a[name]), np.asarray(b[name]),
+                              equal_nan=a[name].dtype.kind == "f"), name
+    return a

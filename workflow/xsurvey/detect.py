@@ -1054,10 +1054,32 @@ def deblend(counts, bkg, x, y, pixel_arcsec: float, psf, aperture_arcsec: float,
     i, j, frac = aperture_pairs(x, y, pixel_arcsec, psf, aperture_arcsec,
                                 deblend_radius_arcsec)
     total = solve_deblend(counts - bkg, eef, i, j, frac)
-    contamination = np.zeros_like(bkg)
-    np.add.at(contamination, i, frac * total[j])
-    np.add.at(contamination, j, frac * total[i])
-    return total, bkg + contamination
+    return total, bkg + neighbour_light(i, j, frac, total)
+
+
+def neighbour_light(i, j, frac, total) -> np.ndarray:
+    """Counts that neighbours put into each aperture: ``sum_{j != i} A_ij F_j``.
+
+    Parameters
+    ----------
+    i, j, frac : array_like
+        Pair terms from :func:`aperture_pairs` (each pair once; ``A`` is
+        symmetric).
+    total : array_like, shape (n,) or (n, m)
+        Total source counts ``F`` of every source (optionally per epoch, one
+        column each).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``total``, counts.
+    """
+    total = np.asarray(total, dtype=np.float64)
+    weight = np.asarray(frac, dtype=np.float64).reshape(-1, *(1,) * (total.ndim - 1))
+    light = np.zeros_like(total)
+    np.add.at(light, i, weight * total[j])
+    np.add.at(light, j, weight * total[i])
+    return light
 
 
 # ---------------------------------------------------------------------------

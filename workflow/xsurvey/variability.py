@@ -430,7 +430,7 @@ def constant_neighbour_counts(counts, bkg, exposure_s, x, y, pixel_arcsec: float
     numpy.ndarray, shape (n_sources, n_epochs)
         Neighbours' counts in each source's aperture, ct.
     """
-    from .detect import aperture_pairs, solve_deblend
+    from .detect import aperture_pairs, neighbour_light, solve_deblend
 
     exposure_s = np.nan_to_num(np.asarray(exposure_s, dtype=np.float64))
     eef = float(psf.aperture_fraction(0.0, aperture_arcsec))
@@ -438,10 +438,7 @@ def constant_neighbour_counts(counts, bkg, exposure_s, x, y, pixel_arcsec: float
     total = solve_deblend(np.sum(counts, axis=1) - np.sum(bkg, axis=1), eef, i, j, frac)
     t_all = exposure_s.sum(axis=1)
     rate = np.divide(total, t_all, out=np.zeros_like(total), where=t_all > 0)
-    contamination = np.zeros(np.shape(counts))
-    np.add.at(contamination, i, frac[:, None] * rate[j, None] * exposure_s[j])
-    np.add.at(contamination, j, frac[:, None] * rate[i, None] * exposure_s[i])
-    return contamination
+    return neighbour_light(i, j, frac, rate[:, None] * exposure_s)
 
 
 def epoch_photometry(maps_by_epoch, wcs, ra, dec, aperture, psf=None,
