@@ -60,6 +60,52 @@ def test_source_image_follows_the_psf(setup, nustar):
     assert img[r <= 20].sum() / 2e5 == pytest.approx(nustar.eef(20.0), rel=0.04)
 
 
+def test_source_image_radial_profile(setup, nustar):
+    """Counts within 10-90" follow the PSF's EEF (radius table of 2**16 EEF steps)."""
+    rng = np.random.default_rng(2)
+    mu = 4e5
+    img = simulate.source_image(setup, {"x": np.array([80.3]), "y": np.array([79.8]),
+                                        "mu": np.array([mu])}, rng)
+    radius, cos, sin = setup._psf_offsets
+    # the tables themselves: radii at the EEF mid-steps, directions uniform
+    assert np.all(np.diff(radius) >= 0) and radius.size == 2**simulate.PSF_TABLE_BITS
+    assert nustar.eef(radius[radius.size // 2] * nustar.pixel_arcsec) == pytest.approx(
+        0.5 * setup.inverse_eef[0][-1], rel=1e-3)
+    assert abs(cos.mean()) < 1e-12 and abs(sin.mean()) < 1e-12
+    # pixel-binned counts: compare with the EEF at radii of whole pixel rings
+    yy, xx = np.mgrid[: img.shape[0], : img.shape[1]]
+    r_pix = np.hypot(xx - 80.3, yy - 79.8)
+    for r_arcsec in (30.0, 60.0, 90.0):
+        within = img[r_pix * nustar.pixel_arcsec <= r_arcsec].sum() / mu
+        assert within == pytest.approx(nustar.eef(r_arcsec), rel=0.02)
+
+
+@pytest.mark.parametrize("mean", [0.02, 0.65, 2.5, 7.9, 30.0])
+def test_poisson_field_draws_poisson_counts(mean):
+    """Inversion (with the CDF beyond its 3-term table) and the bright-pixel path."""
+    from scipy import stats
+
+    field = simulate.PoissonField(np.r_[np.zeros(10), np.full(4990, mean)].reshape(50, 100))
+    rng = np.random.default_rng(int(mean * 100))
+    draws = np.stack([field.add_to(np.zeros((50, 100), np.int64), rng).ravel()
+                      for _ in range(200)])
+    assert np.all(draws[:, :10] == 0)                     # zero-mean pixels stay empty
+    d = draws[:, 10:].ravel()
+    obs = np.bincount(d)
+    k = np.arange(obs.size)
+    expected = stats.poisson.pmf(k, mean) * d.size
+    ok = expected > 5
+    # pool the tail into one bin
+    chi2 = (((obs[ok] - expected[ok]) ** 2 / expected[ok]).sum()
+            + (obs[~ok].sum() - (d.size - expected[ok].sum())) ** 2
+            / max(d.size - expected[ok].sum(), 1e-9))
+    assert stats.chi2.sf(chi2, int(ok.sum())) > 1e-3
+    assert d.mean() == pytest.approx(mean, abs=5 * np.sqrt(mean / d.size))
+    # the counts are added to what is there
+    base = np.ones((50, 100), np.int64)
+    assert field.add_to(base, rng).min() >= 1
+
+
 def test_replica_is_independent_of_order_and_chunking(setup):
     d1, i1 = simulate.run_replica(setup, 5)
     simulate.run_replica(setup, 3)

@@ -921,6 +921,63 @@ def find_peaks(image, threshold: float, minarea: int = 1, deblend_nthresh: int =
     return ix, iy
 
 
+def suppress_close_peaks(x, y, peak, radius_pix: float) -> np.ndarray:
+    """Keep the highest of peaks closer than ``radius_pix`` (greedy non-maximum suppression).
+
+    Peaks are taken in order of decreasing value (ties: the earlier one); a
+    peak is kept unless a kept peak lies within ``radius_pix``, also when
+    the two lie in separate regions above the threshold: near the threshold
+    the jagged top-hat map breaks one excursion into several islands. The
+    multi-threshold deblending of a top-hat-smoothed ``-log10 P`` map splits
+    one source into sub-peaks a few pixels apart (the top-hat sums jump by
+    single counts from pixel to pixel); such peaks cannot be separate
+    sources when they are closer than the PSF FWHM, and as separate
+    detections they make the deblending system of METHOD §5 nearly singular
+    and share one source's counts among its fragments.
+
+    Written by hand (no library does a greedy suppression); vectorised over
+    the pairs within the radius, a few passes resolve the chains.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Peak positions, pixels.
+    peak : array_like
+        Peak values (``-log10 P_false``).
+    radius_pix : float
+        Minimum separation, pixels (``<= 0``: keep all).
+
+    Returns
+    -------
+    numpy.ndarray of int
+        Indices of the kept peaks, increasing.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    if radius_pix <= 0 or n < 2:
+        return np.arange(n)
+    order = np.lexsort((np.arange(n), -np.asarray(peak, dtype=np.float64)))
+    rank = np.empty(n, np.intp)
+    rank[order] = np.arange(n)
+    pairs = cKDTree(np.column_stack([x, np.asarray(y, dtype=np.float64)])).query_pairs(
+        radius_pix, output_type="ndarray")
+    if pairs.size == 0:
+        return np.arange(n)
+    a, b = pairs[:, 0], pairs[:, 1]
+    hi = np.where(rank[a] < rank[b], a, b)        # the higher peak of each pair
+    lo = np.where(rank[a] < rank[b], b, a)
+    state = np.zeros(n, np.int8)                  # 0 undecided, 1 kept, -1 suppressed
+    while True:
+        undecided = state == 0
+        if not undecided.any():
+            return np.flatnonzero(state > 0)
+        # suppressed: a higher neighbour is kept; kept: no higher neighbour still counts
+        beaten = np.bincount(lo, weights=state[hi] > 0, minlength=n) > 0
+        waiting = np.bincount(lo, weights=state[hi] >= 0, minlength=n) > 0
+        state[undecided & beaten] = -1
+        state[undecided & ~beaten & ~waiting] = 1
+
+
 # ---------------------------------------------------------------------------
 # Deblending
 # ---------------------------------------------------------------------------
@@ -1152,6 +1209,12 @@ class DetectionParameters:
     deblend_cont : float
         Minimum contrast of sep's deblending (fraction of the parent's summed
         ``-log10 P`` that a branch must hold; 1 disables peak separation).
+    min_separation_arcsec : float
+        Of peaks closer than this only the highest is kept
+        (:func:`suppress_close_peaks`); 0 keeps all. Default 20", the
+        aperture and top-hat radius (the PSF FWHM is 18"): the apertures of
+        two such peaks overlap by more than half, and the smoothed map of
+        one faint source often has sub-peaks that close.
     subpixel : bool
         Refine peak positions with a 3-point parabola in x and y.
     fft_workers : int
@@ -1166,6 +1229,7 @@ class DetectionParameters:
     minarea: int = 1
     deblend_nthresh: int = 32
     deblend_cont: float = 0.005
+    min_separation_arcsec: float = 20.0
     subpixel: bool = True
     fft_workers: int = 1
 
@@ -1183,6 +1247,9 @@ class DetectionParameters:
             raise ValueError(f"minarea must be >= 1, got {self.minarea}")
         if not 0 < self.deblend_cont <= 1:
             raise ValueError(f"deblend_cont must be in (0, 1], got {self.deblend_cont}")
+        if not self.min_separation_arcsec >= 0:
+            raise ValueError(
+                f"min_separation_arcsec must be >= 0, got {self.min_separation_arcsec}")
 
 
 def pixel_scale_arcsec(wcs) -> float:
@@ -1277,6 +1344,7 @@ class Detector:
             "SMOOTHR": (self.smoothing_radius_arcsec, "top-hat radius, arcsec"),
             "APERTURE": (self.aperture_radius_arcsec, "aperture radius, arcsec"),
             "DEBLENDR": (self.deblend_radius_arcsec, "deblending radius, arcsec"),
+            "MINSEP": (params.min_separation_arcsec, "minimum peak separation, arcsec"),
             "EEF": (self.aperture.eef, "PSF encircled-energy fraction of the aperture"),
             "CF": (self.aperture.cf, "count-rate-to-flux factor, erg/cm2/count"),
         }
@@ -1493,7 +1561,8 @@ class Detector:
         idx = _deblended_peaks(pix, sig, a.shape, p.threshold_log10, int(p.minarea),
                                int(p.deblend_nthresh), float(p.deblend_cont), self._grids)
         iy, ix = np.divmod(pix[idx], a.shape[1])
-        peak = sig[idx]
+        keep = suppress_close_peaks(ix, iy, sig[idx], p.min_separation_arcsec / self.pixel_arcsec)
+        ix, iy, peak = ix[keep], iy[keep], sig[idx[keep]]
         x, y = ix.astype(np.float64), iy.astype(np.float64)
         if p.subpixel and ix.size:
             dx, dy = self._subpixel_offsets(a, ix, iy, (pix, sig))

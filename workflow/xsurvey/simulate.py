@@ -42,6 +42,80 @@ def replica_seed(seed: int, stack: str, band: str, index: int) -> np.random.Seed
                                    zlib.crc32(band.encode()), int(index)])
 
 
+class PoissonField:
+    """Poisson realisations of a fixed map of expected counts, by inversion.
+
+    Every replica draws the same smooth background map again. Pixels with a
+    mean up to ``max_inversion_mean`` are drawn by inversion of the Poisson
+    CDF with one uniform deviate per pixel: the CDF at 0 .. ``table_terms``-1
+    counts is tabulated once, so most pixels (at 0.65 counts per pixel, 97%)
+    take only vectorised comparisons; the few above the table continue the
+    CDF term by term. This is exact (the CDF in float64) and more than twice
+    as fast as ``Generator.poisson`` on such maps. Brighter pixels use
+    ``Generator.poisson``. Written by hand: numpy has no Poisson sampler with
+    precomputation for a fixed map.
+
+    Parameters
+    ----------
+    mean : numpy.ndarray
+        Expected counts per pixel (>= 0; zero pixels stay 0).
+    max_inversion_mean : float
+        Largest mean drawn by inversion.
+    table_terms : int
+        Number of tabulated CDF values per pixel (memory: 8 bytes each).
+    """
+
+    def __init__(self, mean, max_inversion_mean: float = 8.0, table_terms: int = 3):
+        flat = np.asarray(mean, dtype=np.float64).ravel()
+        self.shape = np.shape(mean)
+        self._small = np.flatnonzero((flat > 0) & (flat <= max_inversion_mean))
+        self._mean = flat[self._small]
+        term = np.exp(-self._mean)                       # P(0)
+        cdf = term.copy()
+        self._cdf = np.empty((int(table_terms), self._small.size))
+        for k in range(int(table_terms)):
+            self._cdf[k] = cdf
+            term *= self._mean / (k + 1)
+            cdf += term
+        self._large = np.flatnonzero(flat > max_inversion_mean)
+        self._mean_large = flat[self._large]
+
+    def _beyond_table(self, u, idx):
+        """Counts of the pixels ``idx`` whose deviates ``u`` exceed the tabulated CDF."""
+        nterm = self._cdf.shape[0]
+        mean = self._mean[idx]
+        term = np.exp(-mean)
+        for k in range(1, nterm + 1):
+            term *= mean / k                             # P(nterm)
+        cdf = self._cdf[-1, idx] + term
+        extra = np.zeros(idx.size, np.int64)
+        todo = np.arange(idx.size)
+        k = nterm
+        while todo.size:
+            more = (u[todo] > cdf) & (term > 1e-17 * cdf)   # float64 CDF saturates near 1
+            todo, term, cdf = todo[more], term[more], cdf[more]
+            extra[todo] += 1
+            k += 1
+            term *= mean[todo] / k
+            cdf += term
+        return extra
+
+    def add_to(self, counts, rng: np.random.Generator):
+        """Add one Poisson realisation to ``counts`` (integer array of ``shape``), in place."""
+        flat = counts.reshape(-1)
+        u = rng.random(self._small.size)
+        k = (u > self._cdf[0]).astype(np.int8)
+        for row in self._cdf[1:]:
+            k += u > row
+        flat[self._small] += k
+        rest = np.flatnonzero(u > self._cdf[-1])
+        if rest.size:
+            flat[self._small[rest]] += self._beyond_table(u[rest], rest)
+        if self._large.size:
+            flat[self._large] += rng.poisson(self._mean_large)
+        return counts
+
+
 @dataclass
 class ReplicaSetup:
     """Everything a replica of one stack and band needs, computed once per job.
@@ -105,6 +179,8 @@ class ReplicaSetup:
         self.fcxb_scale = fcxb_scale(self, self.bright_counts, self.bright_flux)
         #: Expected smooth counts of every replica (constant: computed once, not per replica).
         self.smooth_background = self.background_nofcxb + self.fcxb_scale * self.fcxb
+        self._smooth_field = PoissonField(self.smooth_background)
+        self._psf_offsets = psf_offset_tables(self.inverse_eef, self.pixel_arcsec)
 
     @property
     def area_deg2(self) -> float:
@@ -189,26 +265,66 @@ def draw_inputs(setup: ReplicaSetup, rng: np.random.Generator) -> dict:
             "mu": flux / setup.cf * t}
 
 
+#: Number of bits of the PSF radius and angle tables (:func:`psf_offset_tables`).
+PSF_TABLE_BITS = 16
+
+
+def psf_offset_tables(inverse_eef, pixel_arcsec: float, bits: int = PSF_TABLE_BITS):
+    """Radius and direction tables that place source counts with the PSF.
+
+    ``2**bits`` radii at the mid-points of equal steps of the encircled
+    energy (the PSF truncated at its kernel radius), and ``2**bits``
+    directions at equal steps of angle: a count takes one radius and one
+    direction chosen uniformly at random. The radial CDF is then exact to
+    ``2**-bits`` (1.5e-5 for 16 bits), and a table look-up replaces the
+    interpolation and trigonometry of every count.
+
+    Parameters
+    ----------
+    inverse_eef : (numpy.ndarray, numpy.ndarray)
+        :meth:`xsurvey.psf.RadialPSF.inverse_eef_table`.
+    pixel_arcsec : float
+        Pixel size, arcsec.
+    bits : int
+        log2 of the table sizes.
+
+    Returns
+    -------
+    radius : numpy.ndarray
+        Radii, pixels.
+    cos, sin : numpy.ndarray
+        Direction cosines.
+    """
+    eef, radius = inverse_eef
+    steps = (np.arange(2**bits) + 0.5) / 2**bits
+    phi = 2.0 * np.pi * steps
+    return np.interp(steps * eef[-1], eef, radius) / pixel_arcsec, np.cos(phi), np.sin(phi)
+
+
 def source_image(setup: ReplicaSetup, inputs: dict, rng: np.random.Generator):
     """Poisson counts of the input sources spread with the PSF.
 
     Each source's counts are Poisson (mean ``mu`` x EEF(kernel radius)); every
-    count is placed at a radius drawn from the PSF and a uniform angle, then
-    binned. This is a Poisson realisation of the PSF-convolved source image
-    at a cost proportional to the number of source counts, not pixels.
+    count is placed at a radius drawn from the PSF and a uniform angle
+    (:func:`psf_offset_tables`), then binned. This is a Poisson realisation
+    of the PSF-convolved source image at a cost proportional to the number
+    of source counts, not pixels.
 
     Returns
     -------
     numpy.ndarray (int64)
         Source counts per pixel.
     """
-    eef, radius = setup.inverse_eef
-    n_counts = rng.poisson(inputs["mu"] * eef[-1])
+    n_counts = rng.poisson(inputs["mu"] * setup.inverse_eef[0][-1])
     owner = np.repeat(np.arange(n_counts.size), n_counts)
-    r = np.interp(rng.uniform(0.0, eef[-1], owner.size), eef, radius) / setup.pixel_arcsec
-    phi = rng.uniform(0.0, 2.0 * np.pi, owner.size)
-    ix = np.rint(inputs["x"][owner] + r * np.cos(phi)).astype(np.int64)
-    iy = np.rint(inputs["y"][owner] + r * np.sin(phi)).astype(np.int64)
+    radius, cos, sin = setup._psf_offsets
+    bits = PSF_TABLE_BITS
+    draw = rng.integers(0, 2 ** (2 * bits), owner.size, dtype=np.uint32 if bits <= 16 else
+                        np.uint64)
+    r = radius[draw >> bits]
+    direction = draw & (2**bits - 1)
+    ix = np.rint(inputs["x"][owner] + r * cos[direction]).astype(np.int64)
+    iy = np.rint(inputs["y"][owner] + r * sin[direction]).astype(np.int64)
     ny, nx = setup.exposure.shape
     inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
     return np.bincount(iy[inside] * nx + ix[inside], minlength=ny * nx).reshape(ny, nx)
@@ -341,7 +457,7 @@ def run_replica(setup: ReplicaSetup, index: int):
     rng = np.random.default_rng(replica_seed(setup.seed, setup.stack, setup.band, index))
     inputs = draw_inputs(setup, rng)
     sources = source_image(setup, inputs, rng)
-    counts = rng.poisson(setup.smooth_background) + sources
+    counts = setup._smooth_field.add_to(sources, rng)
     det = setup.detector.detect_arrays(counts)
 
     pix = setup.pixel_arcsec
