@@ -340,7 +340,8 @@ def test_fast_significance_equals_full_map_above_threshold(nustar, kernel):
     fast = det.significance(counts, full=False)
     above = full >= 2.5
     assert above.sum() > 100
-    np.testing.assert_array_equal(fast[above], full[above])
+    # same pixels (exact integer thresholds); values from the tabulated tail to 1e-9
+    np.testing.assert_allclose(fast[above], full[above], rtol=1e-9, atol=0)
     assert np.all(fast[~above] == 0.0)
 
 
@@ -412,6 +413,28 @@ def test_detection_separates_equal_sources_60arcsec(nustar, kernel):
             assert d[k] < 15.0
             ratios.append(tab["net"][k] / nustar.eef_aperture / c)
     assert np.mean(ratios) == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize("x_range", [(0.3, 3.0), (5.0, 200.0), (150.0, 900.0)])
+def test_threshold_tail_table_matches_direct_evaluation(x_range):
+    rng = np.random.default_rng(int(x_range[0] * 10))
+    x = rng.uniform(*x_range, 5000)
+    nthr = detect.integer_threshold_counts(x, 2.5)
+    table = detect.ThresholdTailTable(x, nthr)
+    assert table.enabled
+    pix = rng.integers(0, x.size, 20000)
+    a = nthr[pix] + rng.integers(0, 100, pix.size)        # some beyond the table's depth
+    values, direct = table(a, pix)
+    inside = np.ones(a.size, bool)
+    inside[direct] = False
+    assert 0.5 < inside.mean() < 1 and np.all(np.isnan(values[direct]))
+    assert np.all(inside[a - nthr[pix] < 64])              # the depth is covered
+    got = values[inside]
+    exact = detect.neg_log10_pfalse(a[inside], x[pix[inside]])
+    np.testing.assert_allclose(got, exact, rtol=1e-7, atol=0)
+    assert np.all(got >= 2.5 - 1e-7)
+    # a table that would be too large is not built (the detector evaluates directly)
+    assert not detect.ThresholdTailTable(x, nthr, max_entries=10).enabled
 
 
 def test_suppress_close_peaks_is_greedy_by_peak_value():
