@@ -5,6 +5,7 @@ import pytest
 from scipy.special import gammaincc, xlogy
 
 from xsurvey import figures, variability
+from xsurvey import photometry as ph
 
 EEF = 0.32
 LEVEL = variability.LEVEL_1SIGMA
@@ -163,3 +164,118 @@ def test_systematic_error_term():
     sys = variability.variability_test(n, b, t, EEF, sys_frac=0.1)
     assert pure["variable"][0] and not sys["variable"][0]
     assert sys["chi2"][0] < pure["chi2"][0] / 4
+
+
+# --------------------------------------------------------------------------- exposure edges
+def _exposed_fraction(psf, pixel_arcsec, radius_pix, edge_offset_pix, n=1601):
+    """Share of the PSF light in the aperture that falls at x - x_source < edge_offset_pix.
+
+    Independent of the quadrature under test: midpoint rule on a fine Cartesian grid.
+    """
+    g = ((np.arange(n) + 0.5) / n * 2.0 - 1.0) * radius_pix
+    gx, gy = np.meshgrid(g, g)
+    r = np.hypot(gx, gy)
+    sb = np.where(r <= radius_pix, psf.surface_brightness(r * pixel_arcsec), 0.0)
+    return sb[gx < edge_offset_pix].sum() / sb.sum()
+
+
+def test_psf_weighted_exposure_sharp_edge(nustar):
+    pix = nustar.pixel_arcsec
+    radius = 20.0 / pix
+    t0 = 5e4
+    expo = np.zeros((48, 64))
+    expo[:, :30] = t0                        # exposed for x < 29.5 (a field-of-view edge)
+    flat = np.full_like(expo, t0)
+    offsets = np.array([-6.3, -2.5, 0.0, 1.7, 3.5, 7.5, 9.0])   # edge - source, pixels
+    x = 29.5 - offsets
+    y = np.full(x.shape, 23.3)
+    t_eff = ph.psf_weighted_exposure(expo, x, y, radius, nustar.psf, pix)
+    expected = np.array([_exposed_fraction(nustar.psf, pix, radius, d) for d in offsets])
+    np.testing.assert_allclose(t_eff / t0, expected, atol=4e-3)
+    assert t_eff[offsets == 0.0][0] == pytest.approx(0.5 * t0, rel=1e-12)   # symmetry
+    assert t_eff[-1] == pytest.approx(t0, rel=1e-12)                       # edge beyond R
+    np.testing.assert_allclose(ph.psf_weighted_exposure(flat, x, y, radius, nustar.psf, pix),
+                               t0, rtol=1e-12)
+    # the exposure at the centre misses the edge: 0 or t0 instead of 0.26..0.81 t0
+    centre = ph.value_at(expo, x, y)
+    cut = (expected > 0.1) & (expected < 0.9)
+    assert cut.sum() == 4
+    assert np.all(np.abs(centre[cut] / t0 - expected[cut]) > 0.15)
+    # off the map counts as no exposure; same shape as the input positions
+    assert ph.psf_weighted_exposure(flat, [0.0], [23.0], radius, nustar.psf, pix)[0] \
+        == pytest.approx(t0 * _exposed_fraction(nustar.psf, pix, radius, 0.5), abs=4e-3 * t0)
+    assert ph.psf_weighted_exposure(flat, x.reshape(7, 1), y.reshape(7, 1), radius, nustar.psf,
+                                    pix).shape == (7, 1)
+
+
+def _edge_epoch_maps(psf, pix, exposures, edge_epoch, edge_offset_pix, rate, bkg_rate, rng,
+                     n_side=40, stamp=32):
+    """Epoch mosaics of n_side^2 copies of one constant source, one per stamp.
+
+    In ``edge_epoch`` every stamp's exposure is zero on pixels whose centre lies more than
+    ``edge_offset_pix`` (a half-integer: a pixel boundary) to the right of the source: the
+    source's light landing there is lost, like light falling off the detector. Counts are
+    Poisson draws of ``rate * PSF * t + bkg_rate * t`` per pixel.
+    """
+    kern = psf.kernel(pix)                              # source at the central pixel centre
+    half = kern.shape[0] // 2
+    c = stamp // 2 - 1
+    src = np.zeros((stamp, stamp))
+    src[c - half:c + half + 1, c - half:c + half + 1] = kern
+    cols = np.arange(stamp)
+    maps = []
+    for e, t in enumerate(exposures):
+        t_stamp = np.full((stamp, stamp), float(t))
+        if e == edge_epoch:
+            t_stamp[:, cols - c > edge_offset_pix] = 0.0
+        t_map = np.tile(t_stamp, (n_side, n_side))
+        bkg = bkg_rate * t_map
+        mu = np.tile(rate * src * t_stamp, (n_side, n_side)) + bkg
+        maps.append({"counts": rng.poisson(mu).astype(np.float64), "background": bkg,
+                     "exposure": t_map})
+    pos = np.arange(n_side) * stamp + c
+    x, y = (v.ravel().astype(float) for v in np.meshgrid(pos, pos))
+    return maps, x, y
+
+
+def test_constant_source_at_an_exposure_edge_is_not_variable(nustar):
+    """A constant source cut by a field-of-view edge in one epoch: calibrated with t_eff."""
+    from xsurvey.mosaic import tan_wcs
+    from xsurvey.psf import ComponentPSF
+
+    pix = nustar.pixel_arcsec
+    # the instrument PSF truncated at 35": copies 32 pixels (79") apart do not overlap
+    psf = ComponentPSF(nustar.psf.components, kernel_radius_arcsec=35.0)
+    rng = np.random.default_rng(21)
+    exposures = (5e4, 6e4, 4e4)
+    rate = 60.0 / (EEF * 5e4)                 # 60 net ct per 50 ks in the aperture
+    bkg_rate = 40.0 / (np.pi * (20.0 / pix) ** 2 * 5e4)    # 40 bkg ct per 50 ks
+    maps, x, y = _edge_epoch_maps(psf, pix, exposures, 1, 1.5, rate, bkg_rate, rng)
+    wcs = tan_wcs((150.0, 2.0), maps[0]["counts"].shape, pix)
+    ra, dec = wcs.wcs_pix2world(x, y, 0)
+    aperture = ph.Aperture(radius_pix=20.0 / pix, eef=float(psf.eef(20.0)), cf=1.0)
+    lost = 1.0 - _exposed_fraction(psf, pix, aperture.radius_pix, 1.5)
+    # with the PSF: PSF-weighted exposures (no neighbours within 60")
+    n, b, t = variability.epoch_photometry(maps, wcs, ra, dec, aperture, psf,
+                                           deblend_radius_arcsec=60.0)
+    np.testing.assert_allclose(t[:, 0], 5e4, rtol=1e-9)
+    np.testing.assert_allclose(t[:, 1] / 6e4, 1.0 - lost, atol=4e-3)
+    res = variability.variability_test(n, b, t, aperture.eef)
+    fp_eff = np.mean(res["p_value"] < 0.05)
+    # without: the exposure at the centre, as before
+    n_c, b_c, t_c = variability.epoch_photometry(maps, wcs, ra, dec, aperture)
+    np.testing.assert_array_equal(n_c, n)
+    np.testing.assert_allclose(t_c[:, 1], 6e4)
+    fp_c = np.mean(variability.variability_test(n_c, b_c, t_c, aperture.eef)["p_value"] < 0.05)
+    print(f"\nconstant source, {lost:.0%} of its aperture light off the detector in 1 of 3 "
+          f"epochs, {n.shape[0]} trials: p < 0.05 in {fp_eff:.3f} (PSF-weighted exposure), "
+          f"{fp_c:.3f} (exposure at the centre)")
+    assert abs(fp_eff - 0.05) < 0.02
+    assert fp_c > 0.25
+    # a position on an unexposed pixel has no measurement in that epoch (PSF wings only)
+    ra2, dec2 = wcs.wcs_pix2world(x[:3] + 2.0, y[:3], 0)
+    _, _, t2 = variability.epoch_photometry(maps, wcs, ra2, dec2, aperture, psf,
+                                            deblend_radius_arcsec=60.0)
+    assert np.all(t2[:, 1] == 0.0) and np.all(t2[:, [0, 2]] > 0.0)
+    assert np.all(ph.psf_weighted_exposure(maps[1]["exposure"], x[:3] + 2.0, y[:3],
+                                           aperture.radius_pix, psf, pix) > 0.3 * 6e4)

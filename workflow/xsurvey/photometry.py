@@ -6,6 +6,8 @@ Everything here is a small vectorised function of arrays:
   ``subpix=0``: the exact overlap area of the circle with every pixel);
   :func:`aperture_sums` does two maps in one pass;
 * :func:`value_at` -- the value of a map at the pixel holding a position;
+  :func:`psf_weighted_exposure` -- the exposure map averaged over an
+  aperture with the weights of a source's PSF;
 * :func:`gehrels_upper` / :func:`gehrels_lower` -- Wilson-Hilferty forms of
   the Poisson confidence limits;
 * :func:`net_errors`, :func:`net_upper_limit`, :func:`count_rate`,
@@ -22,7 +24,10 @@ Exposure of a source: the exposure-map value of the pixel that holds the
 position (not the aperture mean). This is the "exposure at the position"
 used to predict a simulated source's counts (METHOD §7), so measured and
 input rates are computed with the same ``t``; the exposure map varies on
-arcminute scales, far more slowly than across a 20" aperture.
+arcminute scales, far more slowly than across a 20" aperture. Where an
+exposure edge cuts the aperture (a field-of-view edge of one of the
+pointings of a mosaic) it does not; the per-epoch photometry of the
+variability test therefore uses :func:`psf_weighted_exposure` instead.
 """
 
 from __future__ import annotations
@@ -154,6 +159,74 @@ def value_at(image, x, y, outside: float = 0.0) -> np.ndarray:
     out = np.full(ix.shape, float(outside))
     out[inside] = image[iy[inside], ix[inside]]
     return out
+
+
+#: Quadrature nodes gathered per block of sources in :func:`psf_weighted_exposure`.
+_NODES_PER_BLOCK = 1 << 21
+
+
+def psf_weighted_exposure(exposure_map, x, y, radius_pix: float, psf, pixel_arcsec: float,
+                          n_radial: int = 48, n_azimuth: int = 96) -> np.ndarray:
+    """PSF-weighted mean exposure of circular apertures centred on point sources.
+
+    ``t_eff = integral_ap PSF(|r - r_s|) t(r) d^2r / integral_ap PSF(|r - r_s|) d^2r``
+    over the aperture of radius ``radius_pix`` centred on the source at
+    ``r_s = (x, y)``, ``t`` the exposure map (constant on each pixel). A
+    source of rate ``s`` (ct/s, full PSF) then puts on average
+    ``s * EEF * t_eff`` counts into the aperture: ``t_eff`` is the exposure
+    to use with the aperture counts of :func:`aperture_sums`. It equals
+    :func:`value_at` on a flat map but not where an exposure edge (field of
+    view, chip gap, mosaic border) cuts the aperture: part of the source's
+    light in the aperture then falls on pixels without (or with other)
+    exposure.
+
+    The integral is the polar product rule of :func:`xsurvey.psf.disc_quadrature`
+    (``n_radial * n_azimuth`` nodes, each taking the value of the pixel that
+    holds it), so the aperture is the same circle as that of
+    :func:`aperture_sums`; with the default nodes a sharp edge through the
+    aperture is placed to within 0.3% of ``t``, and 5000 apertures of
+    20" (8 pixels) take ~1.5 s.
+
+    Parameters
+    ----------
+    exposure_map : array_like, shape (ny, nx)
+        Exposure, s; pixels off the map or not finite count as 0.
+    x, y : array_like
+        Aperture centres = source positions, 0-based pixel coordinates.
+    radius_pix : float
+        Aperture radius, pixels.
+    psf : xsurvey.psf.RadialPSF
+        Provides ``surface_brightness``.
+    pixel_arcsec : float
+        Pixel size, arcsec.
+    n_radial, n_azimuth : int
+        Quadrature nodes in radius and azimuth.
+
+    Returns
+    -------
+    numpy.ndarray (float64), same shape as ``x``
+        ``t_eff``, s.
+    """
+    from .psf import disc_quadrature
+
+    image = np.asarray(exposure_map)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    shape = x.shape
+    x, y = x.ravel(), y.ravel()
+    dx, dy, area = disc_quadrature(float(radius_pix), n_radial, n_azimuth)
+    weight = np.asarray(psf.surface_brightness(np.hypot(dx, dy) * pixel_arcsec)) * area
+    weight = weight / weight.sum()
+    ny, nx = image.shape
+    out = np.empty(x.size)
+    step = max(1, _NODES_PER_BLOCK // weight.size)
+    for start in range(0, x.size, step):
+        ix = np.rint(x[start:start + step, None] + dx).astype(np.intp)
+        iy = np.rint(y[start:start + step, None] + dy).astype(np.intp)
+        on = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+        values = np.where(on, image[np.where(on, iy, 0), np.where(on, ix, 0)], 0.0)
+        out[start:start + step] = np.nan_to_num(values, nan=0.0, posinf=0.0) @ weight
+    return out.reshape(shape)
 
 
 def gehrels_upper(n, s: float = SIGMA_1):

@@ -20,6 +20,36 @@ from scipy.interpolate import PchipInterpolator
 from scipy.optimize import brentq
 
 
+def disc_quadrature(radius: float, n_radial: int = 48, n_azimuth: int = 96):
+    """Nodes and area weights of a polar product rule over a disc.
+
+    Gauss-Legendre in radius (``n_radial`` nodes) times the midpoint rule in
+    azimuth (``n_azimuth`` nodes): ``sum_k w_k f(x_k, y_k)`` approximates
+    ``integral over the disc of f d^2x``; the weights sum to the disc area.
+
+    Parameters
+    ----------
+    radius : float
+        Disc radius (any length unit; the nodes are in the same unit).
+    n_radial, n_azimuth : int
+        Nodes in radius and azimuth.
+
+    Returns
+    -------
+    x, y : numpy.ndarray, shape (n_radial * n_azimuth,)
+        Node offsets from the disc centre.
+    weight : numpy.ndarray
+        Area weights (unit^2).
+    """
+    xr, wr = np.polynomial.legendre.leggauss(n_radial)
+    rad = 0.5 * radius * (xr + 1.0)
+    wrad = 0.5 * radius * wr * rad
+    phi = (np.arange(n_azimuth) + 0.5) * 2 * np.pi / n_azimuth
+    x = (rad[:, None] * np.cos(phi)[None, :]).ravel()
+    y = (rad[:, None] * np.sin(phi)[None, :]).ravel()
+    return x, y, np.repeat(wrad, n_azimuth) * (2 * np.pi / n_azimuth)
+
+
 @dataclass(frozen=True)
 class GaussianComponent:
     """Circular Gaussian, normalised to ``weight`` total fraction."""
@@ -162,14 +192,7 @@ class RadialPSF(ABC):
         key = float(aperture_arcsec)
         if key not in table:
             d = np.arange(0.0, self.kernel_radius_arcsec + key + 1.0, 0.5)
-            nr, nphi = 48, 96
-            xr, wr = np.polynomial.legendre.leggauss(nr)
-            rad = 0.5 * key * (xr + 1.0)
-            wrad = 0.5 * key * wr * rad
-            phi = (np.arange(nphi) + 0.5) * 2 * np.pi / nphi
-            px = (rad[:, None] * np.cos(phi)[None, :]).ravel()
-            py = (rad[:, None] * np.sin(phi)[None, :]).ravel()
-            w = np.repeat(wrad, nphi) * (2 * np.pi / nphi)
+            px, py, w = disc_quadrature(key)
             dist = np.hypot(px[None, :] - d[:, None], py[None, :])
             frac = (self.surface_brightness(dist) * w[None, :]).sum(axis=1)
             frac[0] = self.eef(key)

@@ -1,10 +1,10 @@
 """Variability between epochs (METHOD §13).
 
-Per source, band and epoch the caller supplies (from forced photometry on the
-epoch mosaics at the catalogue position, e.g.
-:func:`xsurvey.photometry.forced_photometry`) the total counts N in the
-aperture, the expected background counts b in it and the exposure t, as
-arrays of shape (n_sources, n_epochs). Epochs without exposure (t <= 0 or
+Per source, band and epoch the caller supplies (from aperture photometry on
+the epoch mosaics at the catalogue position, :func:`epoch_photometry`) the
+total counts N in the aperture, the expected background counts b in it and
+the exposure t (PSF-weighted over the aperture), as arrays of shape
+(n_sources, n_epochs). Epochs without exposure (t <= 0 or
 NaN) are ignored.
 
 * :func:`rate_posterior` -- posterior of the net source rate s (ct/s,
@@ -349,7 +349,7 @@ def variability_table(counts, bkg, exposure_s, eef=1.0, ids=None, band=None, rat
 LC_COLUMNS = {
     "counts": ("ct", "total counts N in the aperture"),
     "bkg": ("ct", "expected background counts b in the aperture"),
-    "exposure_ks": ("ks", "exposure at the position"),
+    "exposure_ks": ("ks", "exposure t of the aperture (PSF-weighted mean, epoch_photometry)"),
     "rate": ("ct / s", "posterior mode of the net rate (PSF-corrected)"),
     "rate_lo": ("ct / s", "lower end of the 68% interval"),
     "rate_hi": ("ct / s", "upper end of the 68% interval"),
@@ -445,10 +445,20 @@ def epoch_photometry(maps_by_epoch, wcs, ra, dec, aperture, psf=None,
                      deblend_radius_arcsec: float = 90.0):
     """Aperture counts, background and exposure of sources in every epoch mosaic.
 
-    With ``psf`` the neighbours' light is added to each source's background
-    as expected for constant sources (:func:`constant_neighbour_counts`):
-    the light curve of an isolated constant source and of a constant source
-    with constant neighbours is then flat on average.
+    With ``psf`` the exposure of a source in an epoch is the PSF-weighted
+    mean exposure of its aperture (:func:`xsurvey.photometry.psf_weighted_exposure`),
+    so that ``EEF * t`` is the expected aperture counts per unit rate even
+    where a field-of-view edge of one of the epoch's pointings cuts the
+    aperture (the exposure at the centre would count light that falls off
+    the detector: an apparent dip). Epochs without exposure at the position
+    itself keep ``t = 0`` (no measurement from PSF wings reaching the
+    field), so the epochs used are those of the exposure at the position.
+    The neighbours' light is added to each source's background as expected
+    for constant sources (:func:`constant_neighbour_counts`, with the
+    neighbours' own PSF-weighted exposures): the light curve of an isolated
+    constant source and of a constant source with constant neighbours is
+    then flat on average. Without ``psf`` the exposure is that of the pixel
+    holding the position.
 
     Parameters
     ----------
@@ -469,19 +479,25 @@ def epoch_photometry(maps_by_epoch, wcs, ra, dec, aperture, psf=None,
     -------
     counts, bkg, exposure_s : numpy.ndarray
         Shape ``(n_sources, n_epochs)``: total counts N, background counts b
-        in the aperture (including the neighbours' with ``psf``), exposure (s)
-        at the position.
+        in the aperture (including the neighbours' with ``psf``), exposure (s):
+        PSF-weighted over the aperture with ``psf`` (0 where the position has
+        none), else at the position.
     """
-    from .photometry import forced_photometry
+    from .photometry import aperture_sums, psf_weighted_exposure, value_at
 
     x, y = wcs.wcs_world2pix(np.asarray(ra, float), np.asarray(dec, float), 0)
-    phot = [forced_photometry(m["counts"], m["background"], m["exposure"], x, y, aperture,
-                              as_table=False) for m in maps_by_epoch]
-    counts = np.stack([c["counts"] for c in phot], axis=1)
-    bkg = np.stack([c["bkg"] for c in phot], axis=1)
-    expo = np.stack([c["exposure_ks"] * 1e3 for c in phot], axis=1)
+    x, y = np.atleast_1d(x), np.atleast_1d(y)
+    pixel_arcsec = abs(float(wcs.wcs.cdelt[0])) * 3600.0
+    sums = [aperture_sums(m["counts"], m["background"], x, y, aperture.radius_pix)
+            for m in maps_by_epoch]
+    counts = np.stack([n for n, _ in sums], axis=1)
+    bkg = np.stack([b for _, b in sums], axis=1)
+    expo = np.stack([value_at(m["exposure"], x, y) for m in maps_by_epoch], axis=1)
+    if psf is not None:
+        t_eff = np.stack([psf_weighted_exposure(m["exposure"], x, y, aperture.radius_pix, psf,
+                                                pixel_arcsec) for m in maps_by_epoch], axis=1)
+        expo = np.where(expo > 0, t_eff, 0.0)
     if psf is not None and len(x):
-        pixel_arcsec = abs(float(wcs.wcs.cdelt[0])) * 3600.0
         bkg = bkg + constant_neighbour_counts(counts, bkg, expo, x, y, pixel_arcsec, psf,
                                               aperture.radius_pix * pixel_arcsec,
                                               deblend_radius_arcsec)
