@@ -371,6 +371,30 @@ def test_positional_accuracy(detections, thresholds):
     assert p.loc["all", "sigma_arcsec"] == pytest.approx(s[0], rel=1e-12)
 
 
+def test_positional_accuracy_by_det_ml(thresholds):
+    """Bins of DET_ML recover a scale falling as DET_ML**-1/2 (statistical positions)."""
+    rng = np.random.default_rng(9)
+    n = 20000
+    ml = 10 ** rng.uniform(0.5, 3.0, n)
+    sigma_true = 25.0 / np.sqrt(ml)
+    det = pd.DataFrame({"det_ml": ml, "exposure_ks": np.full(n, 300.0),
+                        "input_id": np.arange(n), "separation_arcsec": rng.rayleigh(sigma_true)})
+    tab = cal.positional_accuracy_by_det_ml(det, thresholds, 0.95, band="3-24", min_per_bin=1500)
+    assert list(tab.columns) == ["band", "det_ml_lo", "det_ml_hi", "det_ml_median",
+                                 "sigma_arcsec", "sigma_err_arcsec", "n"]
+    above = cal.above_threshold(ml, det.exposure_ks, thresholds, 0.95)
+    assert tab["n"].sum() == above.sum() and len(tab) == min(12, above.sum() // 1500)
+    assert np.all(np.diff(tab["sigma_arcsec"]) < 0)            # brighter: smaller errors
+    # each bin: the root-mean-square of the true scales in it, within 3 standard errors
+    for row in tab.itertuples():
+        inside = above & (ml >= row.det_ml_lo) & (ml <= row.det_ml_hi)
+        expect = np.sqrt(np.mean(sigma_true[inside] ** 2))
+        assert abs(row.sigma_arcsec - expect) < 3 * row.sigma_err_arcsec + 1e-3 * expect
+    # nothing above the threshold: an empty table with the columns
+    none = cal.positional_accuracy_by_det_ml(det.assign(det_ml=0.1), thresholds, band="3-24")
+    assert len(none) == 0 and "sigma_arcsec" in none.columns
+
+
 # --------------------------------------------------------------------------- fluxes
 def test_flux_accuracy(detections):
     bins = cal.log_bins(1e-16, 1e-12, 4)

@@ -8,6 +8,7 @@ CALIBRATION_TABLES = (
     "countscoverage",
     "sensitivity",
     "positions",
+    "positions_det_ml",
     "flux_vs_flux",
     "summary",
 )

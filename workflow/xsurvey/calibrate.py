@@ -49,6 +49,7 @@ byte-stably.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -818,6 +819,57 @@ def positional_accuracy(detections: pd.DataFrame, thresholds: pd.DataFrame,
     return _with_band(out, band if band is not None else _band_of(thresholds, "thresholds"))
 
 
+def positional_accuracy_by_det_ml(detections: pd.DataFrame, thresholds: pd.DataFrame,
+                                  level: float = 0.95, band=None, min_per_bin: int = 300,
+                                  max_bins: int = 12) -> pd.DataFrame:
+    """Rayleigh scale of the separations in DET_ML bins, above the level's threshold.
+
+    The positional error of a source shrinks with its significance; one scale
+    for the whole catalogue makes the faint sources' counterpart
+    probabilities too confident and the bright ones' too cautious. Bins are
+    quantiles of DET_ML among the matched detections above the threshold,
+    with at least ``min_per_bin`` detections each (at most ``max_bins``).
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        Columns ``input_id, separation_arcsec, det_ml, exposure_ks``.
+    thresholds : pandas.DataFrame
+        Output of :func:`threshold_for_reliability`.
+    level : float
+        Reliability level of the threshold.
+    band : str, optional
+        Band label (default: from ``thresholds``).
+    min_per_bin, max_bins : int
+        Bin occupancy and number limits.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``band, det_ml_lo, det_ml_hi, det_ml_median, sigma_arcsec,
+        sigma_err_arcsec, n`` (no rows when nothing is above the threshold).
+    """
+    _require(detections, ["input_id", "separation_arcsec", "det_ml", "exposure_ks"],
+             "detections")
+    m = detections[_matched(detections)]
+    ml = m["det_ml"].to_numpy(float)
+    sep = m["separation_arcsec"].to_numpy(float)
+    ok = above_threshold(ml, m["exposure_ks"].to_numpy(float), thresholds, level) & np.isfinite(
+        sep)
+    ml, sep = ml[ok], sep[ok]
+    nbin = int(min(max_bins, max(1, ml.size // max(int(min_per_bin), 1))))
+    edges = np.unique(np.quantile(ml, np.linspace(0.0, 1.0, nbin + 1))) if ml.size else []
+    rows = []
+    for k, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        inside = (ml >= lo) & ((ml < hi) | (k == len(edges) - 2))
+        sigma, err, n = rayleigh_sigma(sep[inside])
+        rows.append((lo, hi, float(np.median(ml[inside])), sigma, err, n))
+    out = pd.DataFrame(rows, columns=["det_ml_lo", "det_ml_hi", "det_ml_median", "sigma_arcsec",
+                                      "sigma_err_arcsec", "n"])
+    out["n"] = out["n"].astype(np.int64)
+    return _with_band(out, band if band is not None else _band_of(thresholds, "thresholds"))
+
+
 # --------------------------------------------------------------------------- fluxes
 def flux_accuracy(detections: pd.DataFrame, bins, by: str = "input_flux",
                   band=None) -> pd.DataFrame:
@@ -1079,7 +1131,8 @@ def calibrate_band(detections: pd.DataFrame, inputs: pd.DataFrame, exposure_map_
     -------
     dict of pandas.DataFrame
         ``reliability, thresholds, completeness, skycoverage, countscoverage,
-        sensitivity, positions, separations, flux_vs_flux, flux_vs_snr, summary``.
+        sensitivity, positions, positions_det_ml, separations, flux_vs_flux,
+        flux_vs_snr, summary``.
     """
     if isinstance(edges_ks, str):
         edges = auto_exposure_intervals(detections["exposure_ks"], n_intervals, floor_ks)
@@ -1105,6 +1158,8 @@ def calibrate_band(detections: pd.DataFrame, inputs: pd.DataFrame, exposure_map_
         "sensitivity": sensitivity(coverage, float(areas["area_deg2"].sum())),
         "positions": positional_accuracy(detections, thresholds, levels[0], bright_flux,
                                          band=band),
+        "positions_det_ml": positional_accuracy_by_det_ml(detections, thresholds, levels[0],
+                                                          band=band),
         "separations": separation_subsets(detections, thresholds, levels[0], bright_flux),
         "flux_vs_flux": flux_accuracy(detections, flux_bins, by="input_flux", band=band),
         "flux_vs_snr": flux_accuracy(detections, snr_bins, by="snr", band=band),

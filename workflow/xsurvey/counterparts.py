@@ -73,6 +73,7 @@ __all__ = [
     "LRResult",
     "associate_soft",
     "band_flux_conversion",
+    "best_band_det_ml",
     "chance_probability",
     "classify_sources",
     "combine_identifications",
@@ -87,6 +88,7 @@ __all__ = [
     "magnitude_edges",
     "reliability_completeness",
     "sigma_for_sources",
+    "sigma_from_det_ml",
     "surface_density",
     "xo_constant",
     "xo_magnitude",
@@ -610,6 +612,61 @@ def sigma_for_sources(best_band, positions, subset: str = "above95") -> np.ndarr
         raise InputError(f"positional accuracy table: no subset {subset!r} for band(s) "
                          f"{missing} (have {sorted(str(b) for b in lookup)})")
     return np.array([lookup[b] for b in best], dtype=float)
+
+
+def best_band_det_ml(catalog: Table) -> np.ndarray:
+    """DET_ML of every catalogue source in its ``best_band`` (``det_ml_<band>`` columns)."""
+    from .catalog import band_suffix
+
+    best = np.asarray(catalog["best_band"]).astype(str)
+    out = np.full(best.size, np.nan)
+    for band in np.unique(best):
+        rows = best == band
+        out[rows] = np.asarray(catalog[f"det_ml_{band_suffix(band)}"], float)[rows]
+    return out
+
+
+def sigma_from_det_ml(best_band, det_ml, table) -> np.ndarray:
+    """Rayleigh scale (arcsec) of each source from its DET_ML, by band.
+
+    Interpolated linearly in ``log DET_ML`` between the bin medians of
+    ``positions_det_ml.csv`` (:func:`xsurvey.calibrate.positional_accuracy_by_det_ml`),
+    constant beyond the first and last bins.
+
+    Parameters
+    ----------
+    best_band : array_like of str
+        Band of each source's position.
+    det_ml : array_like
+        DET_ML of each source in that band.
+    table : pandas.DataFrame or astropy.table.Table
+        ``band, det_ml_median, sigma_arcsec``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Scales, arcsec.
+    """
+    band = np.asarray(table["band"]).astype(str)
+    med = np.asarray(table["det_ml_median"], float)
+    sig = np.asarray(table["sigma_arcsec"], float)
+    best = np.asarray(best_band).astype(str)
+    ml = np.asarray(det_ml, float)
+    missing = sorted(str(b) for b in set(best) - set(band[np.isfinite(sig)]))
+    if missing:
+        raise InputError(f"positional accuracy by DET_ML: no rows for band(s) {missing} "
+                         f"(have {sorted(str(b) for b in set(band))})")
+    bad = ~(np.isfinite(ml) & (ml > 0))
+    if bad.any():
+        raise InputError(f"positional accuracy by DET_ML: {int(bad.sum())} source(s) without a "
+                         f"positive DET_ML in their best band")
+    out = np.empty(best.size)
+    for b in np.unique(best):
+        rows = (band == b) & np.isfinite(sig)
+        order = np.argsort(med[rows])
+        at = best == b
+        out[at] = np.interp(np.log(ml[at]), np.log(med[rows][order]), sig[rows][order])
+    return out
 
 
 # --------------------------------------------------------------------------- hard -> soft
@@ -1544,7 +1601,8 @@ def xo_constant(zero_point_flambda: float, width_angstrom: float) -> float:
     return float(-np.log10(zero_point_flambda * width_angstrom))
 
 
-def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: dict) -> dict:
+def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: dict,
+                     positions_det_ml=None) -> dict:
     """Hard -> soft -> optical/IR identification of a catalogue, end to end (METHOD §11).
 
     Parameters
@@ -1561,7 +1619,12 @@ def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: di
     cfg : dict
         ``counterparts`` configuration (``sigma_subset, n_sigma, sys_arcsec,
         hard_band, search_radius_arcsec, annulus_arcsec, mag_bin,
-        ratio_secure, prefer_secure, xo_constant``).
+        ratio_secure, prefer_secure, xo_constant``). ``sigma_subset:
+        det_ml`` takes each source's scale from its DET_ML in its best band
+        (:func:`sigma_from_det_ml`), any other value one scale per band.
+    positions_det_ml : pandas.DataFrame, optional
+        Calibration ``positions_det_ml.csv``; required for ``sigma_subset:
+        det_ml``.
 
     Returns
     -------
@@ -1579,8 +1642,14 @@ def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: di
     softs = [t for t in by_priority if t.meta.get("KIND") == "softx"]
     opticals = [t for t in by_priority if t.meta.get("KIND") == "optical"]
     xray = catalog["id", "ra", "dec"]
-    sigma = sigma_for_sources(np.asarray(catalog["best_band"]).astype(str), positions,
-                              cfg["sigma_subset"])
+    best_band = np.asarray(catalog["best_band"]).astype(str)
+    if cfg["sigma_subset"] == "det_ml":
+        if positions_det_ml is None:
+            raise InputError("counterparts.sigma_subset is det_ml but no positions_det_ml table "
+                             "was given")
+        sigma = sigma_from_det_ml(best_band, best_band_det_ml(catalog), positions_det_ml)
+    else:
+        sigma = sigma_for_sources(best_band, positions, cfg["sigma_subset"])
     out = {"soft_candidates": None, "soft_primary": None, "flux_conversion": None}
     sfx = band_suffix(cfg["hard_band"])
     hard_flux = np.asarray(catalog[f"flux_{sfx}"], float)
