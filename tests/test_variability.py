@@ -279,3 +279,54 @@ def test_constant_source_at_an_exposure_edge_is_not_variable(nustar):
     assert np.all(t2[:, 1] == 0.0) and np.all(t2[:, [0, 2]] > 0.0)
     assert np.all(ph.psf_weighted_exposure(maps[1]["exposure"], x[:3] + 2.0, y[:3],
                                            aperture.radius_pix, psf, pix) > 0.3 * 6e4)
+
+
+def _epoch_survey(nustar, npix=220, exposures_ks=(150.0, 100.0, 50.0), band="3-24"):
+    """Three epochs of one flat field (epoch maps) and the replica setup of their stack."""
+    import pandas as pd
+
+    from xsurvey import simulate
+    from xsurvey.mosaic import make_grid
+    from xsurvey.sky import BrokenPowerLawCounts
+
+    pix = nustar.pixel_arcsec
+    wcs, shape = make_grid((150.0, 2.0), (npix * pix / 60, npix * pix / 60), pix)
+    rate = 2 * nustar.background.rate_cts_s_arcmin2 * (pix / 60) ** 2
+    share = nustar.band(band).fcxb_fraction
+    epochs = [{"exposure": np.full(shape, t * 1e3), "background": np.full(shape, rate * t * 1e3),
+               "background_nofcxb": np.full(shape, rate * t * 1e3 * (1 - share))}
+              for t in exposures_ks]
+    stack = {k: sum(e[k] for e in epochs) for k in epochs[0]}
+    model = BrokenPowerLawCounts(norm_deg2=79.0, flux_ref=1e-13, flux_break=1.5e-14,
+                                 slope_bright=1.5, slope_faint=0.6, flux_min=3e-15,
+                                 flux_max=1e-11)
+    setup = simulate.make_setup(stack["background"], stack["exposure"], stack["background"],
+                                stack["background_nofcxb"], wcs, nustar, band, model, 11, "t")
+    thresholds = pd.DataFrame({"band": [band], "exp_lo_ks": [20.0], "exp_hi_ks": [np.inf],
+                               "reliability": [0.95], "det_ml_threshold": [8.0],
+                               "n_detected": [0]})
+    return setup, epochs, thresholds
+
+
+def test_null_p_values_calibrate_the_variability_threshold(nustar):
+    """A threshold calibrated on per-epoch replicas flags 5% of fresh constant sources.
+
+    Detected constant sources are tested at their detected positions, so the null
+    distribution includes the selection; the calibrated threshold must give the target
+    false-positive rate on independent replicas (binomial errors).
+    """
+    setup, epochs, thresholds = _epoch_survey(nustar)
+    aperture = ph.Aperture.from_instrument(nustar, "3-24")
+    null = variability.null_p_values(setup, epochs, thresholds, aperture, nustar.psf,
+                                     range(80), sys_frac=0.05)
+    again = variability.null_p_values(setup, epochs, thresholds, aperture, nustar.psf,
+                                      range(3), sys_frac=0.05)
+    np.testing.assert_array_equal(again, null[:again.size])          # replica streams
+    assert null.size > 800 and np.all((null >= 0) & (null <= 1))
+    p_cal = variability.calibrated_p_threshold(null, 0.05)
+    assert np.mean(null < p_cal) == pytest.approx(0.05, abs=1.0 / null.size)
+    fresh = variability.null_p_values(setup, epochs, thresholds, aperture, nustar.psf,
+                                      range(1000, 1080), sys_frac=0.05)
+    k = int(np.sum(fresh < p_cal))
+    assert abs(k - 0.05 * fresh.size) < 3 * np.sqrt(0.05 * 0.95 * fresh.size)
+    assert np.isnan(variability.calibrated_p_threshold([]))

@@ -3,11 +3,48 @@
 VARIABILITY_BANDS = [b for b in config["variability"]["bands"] if b in BANDS]
 
 
+rule variability_null:
+    """p-values of the variability test for constant sources in per-epoch replicas."""
+    input:
+        instrument=INSTRUMENT_FILE,
+        maps=expand("results/stacks/{{stack}}/{{band}}/{kind}.fits", kind=MAP_KINDS),
+        real="results/detect/{stack}/{band}.fits",
+        thresholds="results/calibration/{stack}/thresholds.csv",
+        epoch_maps=lambda wc: expand(
+            "results/epochs/{epoch}/{band}/{kind}.fits",
+            epoch=STACKS[wc.stack],
+            band=wc.band,
+            kind=("exposure", "background", "background_nofcxb"),
+        ),
+    output:
+        "results/variability/{stack}/null_{band}.csv",
+    log:
+        "logs/variability/{stack}_null_{band}.log",
+    conda:
+        "../../envs/detect.yaml"
+    resources:
+        mem_mb=1500,
+        runtime=30,
+    params:
+        replicas=config["variability"]["null_replicas"],
+        seed=config["seed"],
+        lognlogs=config["simulations"]["lognlogs"],
+        bright_flux=config["simulations"].get("bright_flux"),
+        detection=config["detection"],
+        level=LEVELS[min(LEVELS)],
+        variability=config["variability"],
+    script:
+        "../scripts/variability_null.py"
+
+
 rule variability:
     """Per-epoch rates, chi^2 variability test and light curves of the 95% catalogue."""
     input:
         instrument=INSTRUMENT_FILE,
         catalog=f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits",
+        null=expand(
+            "results/variability/{{stack}}/null_{band}.csv", band=VARIABILITY_BANDS
+        ),
         maps=lambda wc: expand(
             "results/epochs/{epoch}/{band}/{kind}.fits",
             band=VARIABILITY_BANDS,
@@ -23,6 +60,7 @@ rule variability:
             "variability test (table)",
         ),
         lightcurves="results/variability/{stack}/lightcurves.csv",
+        thresholds="results/variability/{stack}/p_thresholds.csv",
         figure=report_item(
             "results/figures/{stack}/lightcurves.png",
             REPORT_CHARACTERISE,

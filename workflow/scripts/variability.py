@@ -3,6 +3,7 @@
 import sys
 
 import numpy as np
+import pandas as pd
 from astropy.table import Table, vstack
 
 from xsurvey import figures, variability
@@ -23,8 +24,18 @@ if len(cat) == 0:
     sys.exit(0)
 ids = np.asarray(cat["id"])
 n_ep, n_k = len(epochs), len(kinds)
-tables, curves = [], []
+tables, curves, p_thresholds = [], [], []
 for b, band in enumerate(bands):
+    null = pd.read_csv(snakemake.input.null[b])["p_value"].to_numpy(float)
+    p_thr = variability.calibrated_p_threshold(null, cfg["p_threshold"])
+    if not np.isfinite(p_thr):
+        log.warning("band %s: no null p-values; the nominal p < %g flags variability", band,
+                    cfg["p_threshold"])
+        p_thr = cfg["p_threshold"]
+    p_thresholds.append({"band": band, "false_positive_rate": cfg["p_threshold"],
+                         "n_null": null.size,
+                         "null_fraction_below_nominal": float(np.mean(null < cfg["p_threshold"]))
+                         if null.size else np.nan, "p_threshold": p_thr})
     files = snakemake.input.maps[b * n_ep * n_k:(b + 1) * n_ep * n_k]  # band, epoch, kind
     by_epoch, wcs = read_band_mosaics(files, epochs, kinds)
     aperture = Aperture.from_instrument(inst, band)
@@ -32,18 +43,18 @@ for b, band in enumerate(bands):
                                                      cat["ra"], cat["dec"], aperture, inst.psf,
                                                      inst.deblend_radius_arcsec)
     tab = variability.variability_table(counts, bkg, expo, aperture.eef, ids=ids, band=band,
-                                        p_threshold=cfg["p_threshold"],
-                                        sys_frac=cfg["sys_frac"])
+                                        p_threshold=p_thr, sys_frac=cfg["sys_frac"])
     tables.append(tab)
     curves.append(variability.light_curve_table(counts, bkg, expo, aperture.eef, ids, epochs,
                                                 band))
-    log.info("band %s: %d of %d sources variable (p < %g)", band, int(np.sum(tab["variable"])),
-             len(ids), cfg["p_threshold"])
+    log.info("band %s: %d of %d sources variable (p < %.4g, calibrated for %g false positives)",
+             band, int(np.sum(tab["variable"])), len(ids), p_thr, cfg["p_threshold"])
 table = vstack(tables)
 table.add_column(np.tile(np.asarray(cat["name"]).astype(str), len(bands)), name="name", index=1)
 lightcurves = vstack(curves)
 write_csv(table.to_pandas(), snakemake.output.table)
 write_csv(lightcurves.to_pandas(), snakemake.output.lightcurves)
+write_csv(pd.DataFrame(p_thresholds), snakemake.output.thresholds)
 first = table[table["band"] == bands[0]]
 show = np.asarray(first["id"])[np.argsort(first["p_value"])][: cfg["n_light_curves"]]
 figures.save(figures.light_curves(lightcurves, show, variability=table, band=bands[0],

@@ -34,9 +34,11 @@ __all__ = [
     "LC_COLUMNS",
     "LEVEL_1SIGMA",
     "VARIABILITY_COLUMNS",
+    "calibrated_p_threshold",
     "constant_neighbour_counts",
     "epoch_photometry",
     "light_curve_table",
+    "null_p_values",
     "rate_posterior",
     "stacked_rate",
     "variability_table",
@@ -502,3 +504,87 @@ def epoch_photometry(maps_by_epoch, wcs, ra, dec, aperture, psf=None,
                                               aperture.radius_pix * pixel_arcsec,
                                               deblend_radius_arcsec)
     return counts, bkg, expo
+
+
+def null_p_values(setup, epoch_maps, thresholds, aperture, psf, replicas, level: float = 0.95,
+                  deblend_radius_arcsec: float = 90.0, sys_frac: float = 0.0) -> np.ndarray:
+    """p-values of the variability test for constant sources in per-epoch replicas.
+
+    The catalogue positions are peaks of the stacked significance, and a
+    faint source enters the catalogue more easily when one epoch fluctuated
+    up; both bias the test of the catalogue's constant sources towards
+    variability. This simulates the survey epoch by epoch with constant
+    sources (the stack's replica sky of :mod:`xsurvey.simulate`, each
+    epoch's own exposure and background), detects on the sum of the epochs
+    with the same detector, keeps the detections matched to an input and
+    above the ``level`` threshold, and runs :func:`epoch_photometry` and
+    :func:`variability_test` on them exactly as for the catalogue. The
+    distribution of these p-values is the null distribution of the test
+    including the selection.
+
+    Parameters
+    ----------
+    setup : xsurvey.simulate.ReplicaSetup
+        Replica setup of the stack and band (its sky model, fCXB scale and detector).
+    epoch_maps : list of dict
+        Per epoch ``{"exposure", "background", "background_nofcxb"}`` mosaics
+        of the band (s, counts, counts).
+    thresholds : pandas.DataFrame
+        Calibration ``thresholds.csv`` rows of the band.
+    aperture : xsurvey.photometry.Aperture
+    psf : xsurvey.psf.RadialPSF
+    replicas : iterable of int
+        Replica indices (streams from the setup's seed, ``<stack>:variability``,
+        the band and the index).
+    level : float
+        Reliability level of the catalogue.
+    deblend_radius_arcsec, sys_frac : float
+        As for the real test.
+
+    Returns
+    -------
+    numpy.ndarray
+        p-values of the matched constant sources with at least two epochs.
+    """
+    from .calibrate import above_threshold
+    from .photometry import value_at
+    from .simulate import PoissonField, draw_inputs, match_one_to_one, replica_seed, source_image
+
+    fields = [PoissonField(m["background_nofcxb"] + setup.fcxb_scale
+                           * np.clip(m["background"] - m["background_nofcxb"], 0.0, None))
+              for m in epoch_maps]
+    radius = setup.match_radius_arcsec / setup.pixel_arcsec
+    out = []
+    for index in replicas:
+        rng = np.random.default_rng(replica_seed(setup.seed, f"{setup.stack}:variability",
+                                                 setup.band, index))
+        sky = draw_inputs(setup, rng)
+        counts = []
+        for m, field in zip(epoch_maps, fields, strict=True):
+            mu = sky["flux"] / setup.cf * value_at(m["exposure"], sky["x"], sky["y"])
+            counts.append(field.add_to(source_image(setup, {**sky, "mu": mu}, rng), rng))
+        det = setup.detector.detect_arrays(np.sum(counts, axis=0))
+        keep = np.flatnonzero(above_threshold(det["det_ml"], det["exposure_ks"], thresholds,
+                                              level))
+        if keep.size == 0:
+            continue
+        matched, _ = match_one_to_one(det["x"][keep], det["y"][keep], sky["x"], sky["y"],
+                                      sky["flux"], radius)
+        n, b, t = epoch_photometry(
+            [{"counts": c, "background": m["background"], "exposure": m["exposure"]}
+             for c, m in zip(counts, epoch_maps, strict=True)],
+            setup.wcs, det["ra"][keep], det["dec"][keep], aperture, psf, deblend_radius_arcsec)
+        res = variability_test(n, b, t, aperture.eef, sys_frac=sys_frac)
+        ok = (matched >= 0) & (res["n_epochs"] >= 2)
+        out.append(np.asarray(res["p_value"], float)[ok])
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def calibrated_p_threshold(null_p, false_positive_rate: float = 0.05) -> float:
+    """p-value below which ``false_positive_rate`` of the null p-values lie.
+
+    The empirical quantile of :func:`null_p_values`; NaN without null values.
+    """
+    null_p = np.asarray(null_p, float)
+    null_p = null_p[np.isfinite(null_p)]
+    return float(np.quantile(null_p, false_positive_rate)) if null_p.size else float("nan")
