@@ -23,14 +23,10 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import yaml  # noqa: E402
-from astropy.table import Table  # noqa: E402
 
 from xsurvey import simulate  # noqa: E402
-from xsurvey.config import detection_parameters  # noqa: E402
 from xsurvey.instrument import load_instrument  # noqa: E402
-from xsurvey.io import read_mosaics  # noqa: E402
 from xsurvey.mosaic import MAP_KINDS  # noqa: E402
-from xsurvey.sky import counts_model_from_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,12 +45,10 @@ def main(argv=None):
     real_file = REPO / "results" / "detect" / args.stack / f"{args.band}.fits"
     if not real_file.exists():
         sys.exit(f"missing {real_file}: run the demo first (snakemake --cores all)")
-    maps, wcs = read_mosaics({k: stack_dir / f"{k}.fits" for k in MAP_KINDS})
     t0 = time.perf_counter()
-    setup = simulate.make_setup(
-        maps["counts"], maps["exposure"], maps["background"], maps["background_nofcxb"], wcs,
-        inst, args.band, counts_model_from_config(cfg["simulations"]["lognlogs"]), cfg["seed"],
-        args.stack, detection_parameters(cfg["detection"]), Table.read(real_file),
+    setup = simulate.setup_from_files(
+        {k: stack_dir / f"{k}.fits" for k in MAP_KINDS}, real_file, inst, args.band, args.stack,
+        cfg["seed"], cfg["simulations"]["lognlogs"], cfg["detection"],
         cfg["simulations"].get("bright_flux"))
     t_setup = time.perf_counter() - t0
     simulate.run_replica(setup, 0)  # warm caches
@@ -70,7 +64,7 @@ def main(argv=None):
     if prof:
         prof.disable()
         pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
-    print(f"stack {args.stack}, band {args.band}, mosaic {maps['counts'].shape}: setup "
+    print(f"stack {args.stack}, band {args.band}, mosaic {setup.exposure.shape}: setup "
           f"{t_setup:.2f} s; {args.replicas} replicas in {dt:.2f} s wall, {dc:.2f} s CPU "
           f"({1e3 * dt / args.replicas:.0f} ms wall, {1e3 * dc / args.replicas:.0f} ms CPU each, "
           f"{n_det / args.replicas:.0f} detections per replica)")

@@ -1,26 +1,21 @@
 """Rule variability_null: null p-values of the variability test from per-epoch replicas."""
 
 import pandas as pd
-from astropy.table import Table
 
 from xsurvey import simulate, variability
 from xsurvey.calibrate import write_csv
-from xsurvey.config import detection_parameters
 from xsurvey.instrument import load_instrument
 from xsurvey.io import read_mosaics, setup_logging
 from xsurvey.mosaic import MAP_KINDS
 from xsurvey.photometry import Aperture
-from xsurvey.sky import counts_model_from_config
 
 log = setup_logging(snakemake.log[0])
 inst = load_instrument(snakemake.input.instrument)
 band, stack = snakemake.wildcards.band, snakemake.wildcards.stack
 cfg = snakemake.params.variability
-maps, wcs = read_mosaics(dict(zip(MAP_KINDS, snakemake.input.maps, strict=True)))
-setup = simulate.make_setup(
-    maps["counts"], maps["exposure"], maps["background"], maps["background_nofcxb"], wcs, inst,
-    band, counts_model_from_config(snakemake.params.lognlogs), snakemake.params.seed, stack,
-    detection_parameters(snakemake.params.detection), Table.read(snakemake.input.real),
+setup = simulate.setup_from_files(
+    dict(zip(MAP_KINDS, snakemake.input.maps, strict=True)), snakemake.input.real, inst, band,
+    stack, snakemake.params.seed, snakemake.params.lognlogs, snakemake.params.detection,
     snakemake.params.bright_flux)
 kinds = ("exposure", "background", "background_nofcxb")
 files = snakemake.input.epoch_maps

@@ -67,7 +67,6 @@ class PoissonField:
 
     def __init__(self, mean, max_inversion_mean: float = 8.0, table_terms: int = 3):
         flat = np.asarray(mean, dtype=np.float64).ravel()
-        self.shape = np.shape(mean)
         self._small = np.flatnonzero((flat > 0) & (flat <= max_inversion_mean))
         self._mean = flat[self._small]
         term = np.exp(-self._mean)                       # P(0)
@@ -101,7 +100,7 @@ class PoissonField:
         return extra
 
     def add_to(self, counts, rng: np.random.Generator):
-        """Add one Poisson realisation to ``counts`` (integer array of ``shape``), in place."""
+        """Add one Poisson realisation to the integer map ``counts`` in place; returns it."""
         flat = counts.reshape(-1)
         u = rng.random(self._small.size)
         k = (u > self._cdf[0]).astype(np.int8)
@@ -242,6 +241,38 @@ def make_setup(counts, exposure, background, background_nofcxb, wcs, instrument,
     )
 
 
+def setup_from_files(map_files: dict, real_detections_file, instrument, band: str, stack: str,
+                     seed: int, lognlogs: dict, detection: dict | None = None,
+                     bright_flux=None) -> ReplicaSetup:
+    """:func:`make_setup` from the stack's mosaic files and its real detection table.
+
+    Parameters
+    ----------
+    map_files : dict
+        Path of every :data:`xsurvey.mosaic.MAP_KINDS` mosaic of the stack and band.
+    real_detections_file : path
+        Detection table of the real stack mosaic.
+    instrument, band, stack, seed, bright_flux
+        As for :func:`make_setup`.
+    lognlogs : dict
+        ``simulations.lognlogs`` configuration.
+    detection : dict, optional
+        ``detection`` configuration.
+    """
+    from astropy.table import Table
+
+    from .config import detection_parameters
+    from .io import read_mosaics
+    from .sky import counts_model_from_config
+
+    maps, wcs = read_mosaics(map_files)
+    return make_setup(maps["counts"], maps["exposure"], maps["background"],
+                      maps["background_nofcxb"], wcs, instrument, band,
+                      counts_model_from_config(lognlogs), seed, stack,
+                      detection_parameters(detection or {}), Table.read(real_detections_file),
+                      bright_flux)
+
+
 def draw_inputs(setup: ReplicaSetup, rng: np.random.Generator) -> dict:
     """Input sources of one replica, uniform over the exposed pixels.
 
@@ -319,8 +350,7 @@ def source_image(setup: ReplicaSetup, inputs: dict, rng: np.random.Generator):
     owner = np.repeat(np.arange(n_counts.size), n_counts)
     radius, cos, sin = setup._psf_offsets
     bits = PSF_TABLE_BITS
-    draw = rng.integers(0, 2 ** (2 * bits), owner.size, dtype=np.uint32 if bits <= 16 else
-                        np.uint64)
+    draw = rng.integers(0, 2 ** (2 * bits), owner.size, dtype=np.uint32)  # bits <= 16
     r = radius[draw >> bits]
     direction = draw & (2**bits - 1)
     ix = np.rint(inputs["x"][owner] + r * cos[direction]).astype(np.int64)
