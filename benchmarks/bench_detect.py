@@ -126,7 +126,7 @@ def time_stages(det, maps, bkg) -> dict:
     t_table = fastest(lambda m: detection_table(cols, det.meta))
     return {"top-hat sums (integer, exact)": t_smooth,
             "-log10 P above threshold": max(t_cand - t_smooth, 0.0),
-            "peaks (basins + deblending tree)": t_peaks,
+            "peaks (regions + deblending tree)": t_peaks,
             "sub-pixel positions": max(t_find - t_cand - t_peaks, 0.0),
             "photometry + deblending + DET_ML": t_measure,
             "astropy Table": t_table}

@@ -276,7 +276,7 @@ def reference_peaks(image, threshold, minarea=1, nthresh=32, cont=0.005):
 
 
 def test_find_peaks_matches_literal_level_by_level_deblending():
-    """The basin-based tree gives exactly the objects of the literal algorithm,
+    """The union-find tree gives exactly the objects of the literal algorithm,
     including plateaus (ties), touching regions and the parameter variants."""
     rng = np.random.default_rng(3)
     yy, xx = np.mgrid[0:48, 0:56]

@@ -39,6 +39,7 @@ IMPORT_TO_CONDA = {
     "pyarrow": ("pyarrow",),
     "matplotlib": ("matplotlib-base", "matplotlib"),
     "sep": ("sep",),
+    "numba": ("numba",),
     "yaml": ("pyyaml",),
     "jsonschema": ("jsonschema",),
 }
