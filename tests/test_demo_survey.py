@@ -131,15 +131,11 @@ def test_counterpart_chain_is_as_reliable_as_estimated(demo_run):
     summary = pd.read_csv(demo_run / "counterparts" / "all" / "lr_summary.csv").iloc[0]
     secure = best[best.ctp_class == "secure"]
     assert len(secure) == summary.n_secure > 30
-    truth_xyz = _unit_vectors(truth["ra"], truth["dec"])
     row = {int(i): k for k, i in enumerate(np.asarray(cat["id"]))}
     share = []
     for ident in secure.itertuples():
         k = row[int(ident.id)]
-        cos_d = truth_xyz @ _unit_vectors([cat["ra"][k]], [cat["dec"][k]])[0]
-        d = np.degrees(np.arccos(np.clip(cos_d, -1.0, 1.0))) * 3600.0
-        light = (np.asarray(truth[f"flux_{cat['best_band'][k]}"], float)
-                 * psf.aperture_fraction(d, 20.0))
+        light = _aperture_light(truth, cat["ra"][k], cat["dec"][k], cat["best_band"][k], psf)
         mine = np.asarray(truth["id"]) == owner.get(str(ident.ctp_id), -1)
         share.append(light[mine].sum() / light.sum())
     n_wrong = int(np.sum(np.asarray(share) < 0.25))
@@ -147,6 +143,13 @@ def test_counterpart_chain_is_as_reliable_as_estimated(demo_run):
     print(f"\nchain: {len(secure)} secure, {n_wrong} wrong against {expected:.2f} expected "
           f"(R = {summary.reliability:.3f})")
     assert stats.poisson.sf(n_wrong - 1, expected) > 0.01
+
+
+def _aperture_light(truth, ra, dec, band, psf, aperture_arcsec: float = 20.0) -> np.ndarray:
+    """Truth sources' flux in ``band`` falling in the aperture at (ra, dec), per truth source."""
+    cos_d = _unit_vectors(truth["ra"], truth["dec"]) @ _unit_vectors([ra], [dec])[0]
+    d = np.degrees(np.arccos(np.clip(cos_d, -1.0, 1.0))) * 3600.0
+    return np.asarray(truth[f"flux_{band}"], float) * psf.aperture_fraction(d, aperture_arcsec)
 
 
 def _unit_vectors(ra_deg, dec_deg) -> np.ndarray:
@@ -158,31 +161,42 @@ def _unit_vectors(ra_deg, dec_deg) -> np.ndarray:
 def test_variability_against_truth(demo_run):
     """Constant sources rarely flagged; strong variables (x3, >= 50 net counts) all flagged.
 
-    With the p-value thresholds calibrated by per-epoch replicas the flagged fraction of the
-    constant catalogue sources (at least two epochs) must stay within 3 binomial standard
-    errors of the 5% target plus one source (on the demo: 9.3%, 5.3% and 9.3% of 75), and
-    every truth variable whose flux changes by a factor of 3 or more between epochs with at
-    least 50 net counts in its brightest epoch must be flagged.
+    A catalogue source is constant in a band when the variable truth sources give less than a
+    quarter of the truth light in its 20" aperture there (blend-aware, as for the counterparts:
+    a faint detection between a constant and a variable truth source varies). With the p-value thresholds calibrated by
+    per-epoch replicas the flagged fraction of the constant sources (at least two epochs)
+    must stay within 3 binomial standard errors of the 5% target (one demo has only ~75 of
+    them), and every truth variable whose flux changes by a factor of 3 or more between
+    epochs with at least 50 net counts in its brightest epoch must be flagged.
     """
     from xsurvey.demo import epoch_factor
 
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    psf = load_instrument(REPO / cfg["instrument"]).psf
     cat = Table.read(demo_run / "catalog" / "all" / "catalog_95.fits")
     truth = Table.read(demo_run / "demo" / "truth" / "sources.fits")
     match = pd.read_csv(demo_run / "catalog" / "all" / "truth_match_95.csv")
     ids = pd.DataFrame({"id": np.asarray(cat["id"], dtype=np.int64),
-                        "name": np.asarray(cat["name"]).astype(str)})
+                        "name": np.asarray(cat["name"]).astype(str),
+                        "row": np.arange(len(cat))})
     ids = ids.merge(match[["name", "truth_id"]], on="name")
     ids = ids[ids.truth_id >= 0]
     row = {int(t): k for k, t in enumerate(np.asarray(truth["id"]))}
     ids["variable_truth"] = [bool(truth["variable"][row[t]]) for t in ids.truth_id]
     table = pd.read_csv(demo_run / "variability" / "all" / "variability.csv").merge(ids, on="id")
+    variable = np.asarray(truth["variable"], bool)
+    table["variable_light"] = [
+        _aperture_light(truth, cat["ra"][r], cat["dec"][r], band, psf)[variable].sum()
+        / _aperture_light(truth, cat["ra"][r], cat["dec"][r], band, psf).sum()
+        for r, band in zip(table.row, table.band, strict=True)]
     curves = pd.read_csv(demo_run / "variability" / "all" / "lightcurves.csv")
     seed = int(truth.meta["DEMOSEED"])
     n_strong = 0
     for band, tab in table[table.n_epochs >= 2].groupby("band"):
-        const = tab[~tab.variable_truth]
+        const = tab[tab.variable_light < 0.25]
         flagged = int(const.variable.sum())
-        assert flagged <= 0.05 * len(const) + 3 * np.sqrt(0.05 * 0.95 * len(const)) + 1, band
+        print(f"\n{band}: {flagged} of {len(const)} constant sources flagged")
+        assert flagged <= 0.05 * len(const) + 3 * np.sqrt(0.05 * 0.95 * len(const)), band
         for src in tab[tab.variable_truth].itertuples():
             lc = curves[(curves.id == src.id) & (curves.band == band) & (curves.exposure_ks > 0)]
             factor = np.array([epoch_factor(seed, [src.truth_id], e, truth)[0] for e in lc.epoch])
