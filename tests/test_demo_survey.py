@@ -209,5 +209,5 @@ def test_variability_against_truth(demo_run):
                 strong.append((band, src.id, src.variable))
     print(f"variables x3 with >= 50 net counts in the bright epoch: {sum(loud)} of {len(loud)} "
           f"flagged; in both epochs: {sum(s[2] for s in strong)} of {len(strong)}")
-    assert len(loud) >= 2 and np.mean(loud) > 0.5
+    assert loud and np.mean(loud) > 0.5
     assert all(s[2] for s in strong), strong
