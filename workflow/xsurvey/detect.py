@@ -388,26 +388,35 @@ class ThresholdTailTable:
         direct : numpy.ndarray of int
             Positions (into ``a``) beyond the table, to evaluate directly.
         """
-        a = np.asarray(a).astype(np.int64)
+        a = np.asarray(a).astype(np.int64, copy=False)
         pix = np.asarray(pix)
         if not self.enabled:
             return np.full(a.size, np.nan), np.arange(a.size)
-        node = self._node[pix]
-        j0 = a - self._low[node]
-        j1 = a - self._low[node + 1]
-        inside = (j0 < self._height) & (j1 < self._height)
-        out = np.full(a.size, np.nan)
-        idx = np.flatnonzero(inside)
-        node, j0, j1 = node[idx], j0[idx], j1[idx]
-        at0 = node.astype(np.int64) * self._height + j0
-        at1 = (node.astype(np.int64) + 1) * self._height + j1
-        t = self._frac[pix[idx]]
+        out = _hermite_tail(a, pix, self._node, self._frac, self._low, self._g, self._dg,
+                            self._height)
+        return out, np.flatnonzero(np.isnan(out))
+
+
+@njit(cache=True)
+def _hermite_tail(a, pix, node_of, frac, low, g, dg, height):  # pragma: no cover (compiled)
+    """``-log10 P_false`` of :class:`ThresholdTailTable` in one pass; NaN beyond the table."""
+    out = np.empty(a.size)
+    for i in range(a.size):
+        node = node_of[pix[i]]
+        j0 = a[i] - low[node]
+        j1 = a[i] - low[node + 1]
+        if j0 >= height or j1 >= height:
+            out[i] = np.nan
+            continue
+        at0 = node * height + j0
+        at1 = (node + 1) * height + j1
+        t = frac[pix[i]]
         t2 = t * t
         t3 = t2 * t
-        val = ((2 * t3 - 3 * t2 + 1) * self._g[at0] + (t3 - 2 * t2 + t) * self._dg[at0]
-               + (3 * t2 - 2 * t3) * self._g[at1] + (t3 - t2) * self._dg[at1])
-        out[idx] = val * (-1.0 / LN10)
-        return out, np.flatnonzero(~inside)
+        val = ((2 * t3 - 3 * t2 + 1) * g[at0] + (t3 - 2 * t2 + t) * dg[at0]
+               + (3 * t2 - 2 * t3) * g[at1] + (t3 - t2) * dg[at1])
+        out[i] = val * (-1.0 / LN10)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -1449,10 +1458,9 @@ class Detector:
             return None
         sub = raw[self._crop]
         if np.issubdtype(raw.dtype, np.integer) or raw.dtype == bool:
-            sub = sub.astype(np.int64, copy=False)
             peak = max(int(sub.max()), -int(sub.min()), 0)
-            data = sub.astype(self._runsum.dtype_for(peak))
-            data *= self._mask_c
+            data = np.multiply(sub, self._mask_c, dtype=self._runsum.dtype_for(peak),
+                               casting="unsafe")        # |values| <= peak fit the type
             return data, peak
         if not np.issubdtype(raw.dtype, np.floating):
             return None
