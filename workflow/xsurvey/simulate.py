@@ -343,21 +343,38 @@ def source_image(setup: ReplicaSetup, inputs: dict, rng: np.random.Generator):
 
     Returns
     -------
-    numpy.ndarray (int64)
+    numpy.ndarray (int32)
         Source counts per pixel.
     """
     n_counts = rng.poisson(inputs["mu"] * setup.inverse_eef[0][-1])
-    owner = np.repeat(np.arange(n_counts.size), n_counts)
-    radius, cos, sin = setup._psf_offsets
-    bits = PSF_TABLE_BITS
-    draw = rng.integers(0, 2 ** (2 * bits), owner.size, dtype=np.uint32)  # bits <= 16
-    r = radius[draw >> bits]
-    direction = draw & (2**bits - 1)
-    ix = np.rint(inputs["x"][owner] + r * cos[direction]).astype(np.int64)
-    iy = np.rint(inputs["y"][owner] + r * sin[direction]).astype(np.int64)
-    ny, nx = setup.exposure.shape
-    inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
-    return np.bincount(iy[inside] * nx + ix[inside], minlength=ny * nx).reshape(ny, nx)
+    draw = rng.integers(0, 2 ** (2 * PSF_TABLE_BITS), int(n_counts.sum()),
+                        dtype=np.uint32)                            # PSF_TABLE_BITS <= 16
+    return _bin_psf_counts(np.asarray(inputs["x"], np.float64),
+                           np.asarray(inputs["y"], np.float64), n_counts, draw,
+                           *setup._psf_offsets, PSF_TABLE_BITS, *setup.exposure.shape)
+
+
+@njit(cache=True)
+def _bin_psf_counts(x, y, n_counts, draw, radius, cos, sin, bits, ny, nx):  # pragma: no cover
+    """Image of ``n_counts[s]`` counts per source placed by the PSF tables (compiled).
+
+    Count ``k`` (sources in order) goes to the pixel nearest to its source's
+    position plus ``radius[draw[k] >> bits]`` along direction ``draw[k] &
+    (2**bits - 1)`` (:func:`psf_offset_tables`); counts off the map are lost.
+    """
+    image = np.zeros((ny, nx), np.int32)
+    low = (1 << bits) - 1
+    k = 0
+    for s in range(n_counts.size):
+        for _ in range(n_counts[s]):
+            r = radius[draw[k] >> bits]
+            j = draw[k] & low
+            k += 1
+            ix = int(np.rint(x[s] + r * cos[j]))
+            iy = int(np.rint(y[s] + r * sin[j]))
+            if 0 <= ix < nx and 0 <= iy < ny:
+                image[iy, ix] += 1
+    return image
 
 
 def expected_source_counts(setup: ReplicaSetup, flux_max=None) -> float:
