@@ -440,7 +440,7 @@ def test_ancillary_optical(cfg, truth, ancillary):
     softx, softx_truth, optical, optical_truth = ancillary
     oc = cfg["optical"]
     area = region_area_deg2(cfg["sky_size_arcmin"])
-    assert optical.colnames == ["id", "ra", "dec", "pos_err", "mag_i"]
+    assert optical.colnames == ["id", "ra", "dec", "pos_err", "mag_i", "z_spec"]
     np.testing.assert_array_equal(optical["id"], np.arange(1, len(optical) + 1))
     np.testing.assert_array_equal(optical_truth["id"], optical["id"])
     assert np.all(optical["mag_i"] < oc["mag_limit"])
@@ -470,6 +470,24 @@ def test_ancillary_optical(cfg, truth, ancillary):
         xi, eta = sky_to_tangent(t["ra"], t["dec"], cfg["sky_center_deg"])
         lim = cfg["sky_size_arcmin"] / 120 + 10 / 3600
         assert np.all(np.abs(xi) <= lim) and np.all(np.abs(eta) <= lim)
+
+
+def test_ancillary_spectroscopic_redshifts(cfg, truth, ancillary):
+    _, _, optical, optical_truth = ancillary
+    oc = cfg["optical"]
+    z = np.asarray(optical["z_spec"], float)
+    mag = np.asarray(optical["mag_i"], float)
+    assert np.all(np.isnan(z[mag >= oc["redshift_mag_limit"]]))
+    bright = mag < oc["redshift_mag_limit"]
+    p = oc["redshift_completeness"]
+    assert np.mean(np.isfinite(z[bright])) == pytest.approx(
+        p, abs=4 * np.sqrt(p * (1 - p) / bright.sum()))
+    own = np.isfinite(z) & (np.asarray(optical_truth["truth_id"]) >= 0)
+    assert own.sum() > 50
+    rows = np.searchsorted(truth["id"], optical_truth["truth_id"][own])
+    np.testing.assert_array_equal(z[own], np.asarray(truth["redshift"], float)[rows])
+    other = np.isfinite(z) & ~own
+    assert np.median(z[other]) == pytest.approx(cfg["redshift"]["median"], rel=0.1)
 
 
 def test_ancillary_deterministic(inst, truth, cfg, ancillary):

@@ -120,6 +120,15 @@ def test_missing_key_is_named(tmp_path):
         load_instrument(p)
 
 
+def test_unknown_absorber_is_named(tmp_path):
+    cfg = yaml.safe_load(NUSTAR.read_text())
+    cfg["spectrum"]["absorber"] = "torus"
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(InstrumentError, match=r"spectrum.absorber is 'torus'.*sphere"):
+        load_instrument(p)
+
+
 def test_unknown_key_is_named(tmp_path):
     cfg = yaml.safe_load(NUSTAR.read_text())
     cfg["aperture_radius_arcsek"] = cfg.pop("aperture_radius_arcsec")

@@ -565,7 +565,7 @@ def band_flux_conversion(from_band_kev, to_band_kev, photon_index: float = 1.8,
     """
     def spec(e):
         return (spectral.absorbed_powerlaw(e, photon_index, nh_cm2, redshift)
-                * spectral.absorbed_powerlaw(e, 0.0, nh_galactic_cm2, 0.0, compton=False))
+                * spectral.absorbed_powerlaw(e, 0.0, nh_galactic_cm2, 0.0, "photoelectric"))
 
     (a0, a1), (b0, b1) = from_band_kev, to_band_kev
     return float(spectral.band_energy_flux(spec, float(b0), float(b1))

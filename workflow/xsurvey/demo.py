@@ -190,10 +190,16 @@ def _grid(e_lo, e_hi, step):
     return np.linspace(e_lo, e_hi, max(int(np.ceil((e_hi - e_lo) / step - 1e-9)), 8) + 1)
 
 
-def _photon_spectra(energy, gamma, nh, z, nh_galactic):
-    """Photon spectra (unit norm at 1 keV) of many sources, shape (n_src, n_energy)."""
-    spec = spectral.absorbed_powerlaw(energy[None, :], gamma[:, None], nh[:, None], z[:, None])
-    gal = spectral.absorbed_powerlaw(energy, 0.0, nh_galactic, 0.0, compton=False)
+def _photon_spectra(instrument, energy, gamma, nh, z):
+    """Photon spectra (unit norm at 1 keV) of many sources, shape (n_src, n_energy).
+
+    Intrinsic absorption with the instrument's absorber model, Galactic
+    photoelectric absorption at z = 0.
+    """
+    spec = spectral.absorbed_powerlaw(energy[None, :], gamma[:, None], nh[:, None], z[:, None],
+                                      instrument.absorber)
+    gal = spectral.absorbed_powerlaw(energy, 0.0, instrument.nh_galactic_cm2, 0.0,
+                                     "photoelectric")
     return spec * gal[None, :]
 
 
@@ -204,7 +210,7 @@ def _unit_energy_fluxes(instrument, gamma, nh, z, intervals, step):
         e = _grid(lo, hi, step)
         for s in range(0, gamma.size, _CHUNK):
             sl = slice(s, s + _CHUNK)
-            spec = _photon_spectra(e, gamma[sl], nh[sl], z[sl], instrument.nh_galactic_cm2)
+            spec = _photon_spectra(instrument, e, gamma[sl], nh[sl], z[sl])
             out[sl, j] = np.trapezoid(spec * e, e, axis=1) * spectral.KEV_TO_ERG
     return out
 
@@ -251,7 +257,7 @@ def unresolved_rate_arcmin2(instrument, truth, elements, members, flux_limit: fl
     rates = []
     for b in elements:
         e = _grid(b.e_lo_kev, b.e_hi_kev, ENERGY_STEP_KEV)
-        spec = _photon_spectra(e, gamma, nh, z, instrument.nh_galactic_cm2)
+        spec = _photon_spectra(instrument, e, gamma, nh, z)
         rates.append(float(np.sum(norm * np.trapezoid(spec * instrument.effective_area(e)[None, :],
                                                       e, axis=1))) / area_arcmin2)
     return np.asarray(rates)
@@ -708,7 +714,7 @@ def _source_events(instrument, truth, elements, members, wcs, inside, half_fov_p
     pdfs = []
     for j, b in enumerate(elements):
         e = _grid(b.e_lo_kev, b.e_hi_kev, ENERGY_STEP_KEV)
-        pdf = (_photon_spectra(e, gamma, nh, z, instrument.nh_galactic_cm2)
+        pdf = (_photon_spectra(instrument, e, gamma, nh, z)
                * instrument.effective_area(e)[None, :])
         rate = norm * np.trapezoid(pdf, e, axis=1)
         mu[:, j] = rate * factor * t_exp * _vignetting(instrument, b, theta)
@@ -872,6 +878,26 @@ def _soft_fluxes(instrument, truth, e_lo, e_hi):
     return norm * unit[:, 0]
 
 
+def _spectroscopic_redshifts(rng, demo_cfg, mag, truth_id, truth):
+    """Spectroscopic redshifts of optical objects (NaN where none was measured).
+
+    Objects with ``mag < demo.optical.redshift_mag_limit`` are measured with
+    probability ``redshift_completeness``; counterparts of hard truth
+    sources (``truth_id >= 0``) get their truth redshift, other objects a
+    draw from the ``demo.redshift`` lognormal.
+    """
+    ocfg, zcfg = _need(demo_cfg, "optical"), _need(demo_cfg, "redshift")
+    measured = ((mag < float(_need(ocfg, "redshift_mag_limit", "demo.optical")))
+                & (rng.random(mag.size)
+                   < float(_need(ocfg, "redshift_completeness", "demo.optical"))))
+    z = float(_need(zcfg, "median", "demo.redshift")) * np.exp(
+        float(_need(zcfg, "sigma_ln", "demo.redshift")) * rng.standard_normal(mag.size))
+    own = truth_id >= 0
+    z[own] = np.asarray(truth["redshift"], float)[
+        np.searchsorted(np.asarray(truth["id"], np.int64), truth_id[own])]
+    return np.where(measured, z, np.nan)
+
+
 def make_ancillary_catalogs(instrument: Instrument, truth: Table, demo_cfg: dict):
     """Soft-X-ray and optical catalogues of the demo sky, with their truth.
 
@@ -892,7 +918,11 @@ def make_ancillary_catalogs(instrument: Instrument, truth: Table, demo_cfg: dict
     ``X/O ~ N(xo_mean, xo_sigma)``, ``C = xo_constant`` and ``f_X`` the
     source's flux in the soft band, kept when ``m < mag_limit``, positions
     scattered by ``pos_err_arcsec`` per coordinate around the true X-ray
-    position.
+    position. Spectroscopic redshifts ``z_spec``: objects brighter than
+    ``redshift_mag_limit`` get one with probability
+    ``redshift_completeness`` -- the truth redshift for counterparts of hard
+    truth sources, a draw from ``demo.redshift`` for the others (NaN
+    otherwise).
 
     Catalogue rows are sorted by RA and numbered from 1.
 
@@ -915,7 +945,7 @@ def make_ancillary_catalogs(instrument: Instrument, truth: Table, demo_cfg: dict
         drawn, whatever its magnitude), ``mag_counterpart`` (NaN if none).
     optical : astropy.table.Table
         ``id``, ``ra``, ``dec`` (deg), ``pos_err`` (arcsec, per coordinate),
-        ``mag_i``.
+        ``mag_i``, ``z_spec``.
     optical_truth : astropy.table.Table
         ``id``, ``truth_id`` (-1 unless the counterpart of a hard truth
         source), ``softx_id`` (soft catalogue id of its X-ray source, or -1),
@@ -975,6 +1005,8 @@ def make_ancillary_catalogs(instrument: Instrument, truth: Table, demo_cfg: dict
     o_truth = np.concatenate([np.full(n_field, -1, np.int64), x_truth[cp]])
     o_soft = np.concatenate([np.full(n_field, -1, np.int64), softx_id[cp]])
     o_cp = np.concatenate([np.zeros(n_field, bool), np.ones(cp.size, bool)])
+    o_z = _spectroscopic_redshifts(_rng(seed, "ancillary", "redshift"), demo_cfg, o_mag,
+                                   o_truth, truth)
     oo = np.argsort(o_ra, kind="stable")
     o_ids = np.arange(1, oo.size + 1, dtype=np.int64)
 
@@ -984,7 +1016,8 @@ def make_ancillary_catalogs(instrument: Instrument, truth: Table, demo_cfg: dict
                          "ra_true": x_ra[rows], "dec_true": x_dec[rows],
                          "has_counterpart": has_cp[rows], "mag_counterpart": mag_cp[rows]})
     optical = Table({"id": o_ids, "ra": o_ra[oo], "dec": o_dec[oo],
-                     "pos_err": np.full(oo.size, opt_err), "mag_i": o_mag[oo]})
+                     "pos_err": np.full(oo.size, opt_err), "mag_i": o_mag[oo],
+                     "z_spec": o_z[oo]})
     optical_truth = Table({"id": o_ids.copy(), "truth_id": o_truth[oo], "softx_id": o_soft[oo],
                            "counterpart": o_cp[oo]})
     for t in (softx, optical):

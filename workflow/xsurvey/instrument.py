@@ -109,6 +109,7 @@ class Instrument:
     bands: dict
     background: BackgroundModel
     cf_override: dict = field(default_factory=dict)
+    absorber: str = "transmitted"
 
     def band(self, name: str) -> Band:
         """Return the :class:`Band` called ``name``; unknown names raise clearly."""
@@ -147,10 +148,18 @@ class Instrument:
 
     # --- spectral conversions ----------------------------------------------
     def spectrum(self, photon_index=None, nh_cm2=None, redshift=0.0):
-        """Photon spectrum (callable of energy) of an absorbed power law."""
+        """Photon spectrum (callable of energy) of an absorbed power law.
+
+        Without ``nh_cm2``: the Galactic column, photoelectric absorption at
+        z = 0 (the CF model of METHOD §2). With ``nh_cm2``: an intrinsic
+        column at ``redshift`` absorbing with the instrument's
+        ``spectrum.absorber`` model (:data:`xsurvey.spectral.ABSORBERS`).
+        """
         gamma = self.photon_index if photon_index is None else photon_index
-        nh = self.nh_galactic_cm2 if nh_cm2 is None else nh_cm2
-        return lambda e: spectral.absorbed_powerlaw(e, gamma, nh, redshift)
+        if nh_cm2 is None:
+            return lambda e: spectral.absorbed_powerlaw(e, gamma, self.nh_galactic_cm2, 0.0,
+                                                        "photoelectric")
+        return lambda e: spectral.absorbed_powerlaw(e, gamma, nh_cm2, redshift, self.absorber)
 
     @cached_property
     def _cf_computed(self) -> dict:
@@ -291,7 +300,11 @@ def load_instrument(path) -> Instrument:
             aperture_gradient_max=float(bkg["aperture_gradient_max"]),
         ),
         cf_override=dict(cfg.get("cf_override") or {}),
+        absorber=str(spec.get("absorber", "transmitted")),
     )
+    if inst.absorber not in spectral.ABSORBERS:
+        raise InstrumentError(f"{path}: spectrum.absorber is {inst.absorber!r}; expected one "
+                              f"of {', '.join(spectral.ABSORBERS)}")
     inst.band(inst.reference_band)
     for b in inst.cf_override:
         inst.band(b)
