@@ -49,7 +49,8 @@ for b, band in enumerate(bands):
                                                 band))
     log.info("band %s: %d of %d sources variable (p < %.4g, calibrated for %g false positives)",
              band, int(np.sum(tab["variable"])), len(ids), p_thr, cfg["p_threshold"])
-table = vstack(tables)
+table = vstack(tables, metadata_conflicts="silent")
+table.meta.pop("PTHRESH", None)  # one per band: p_thresholds.csv
 table.add_column(np.tile(np.asarray(cat["name"]).astype(str), len(bands)), name="name", index=1)
 lightcurves = vstack(curves)
 write_csv(table.to_pandas(), snakemake.output.table)
