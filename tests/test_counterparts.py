@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from astropy.table import Table
+from astropy.table import Table, vstack
 
 from xsurvey import counterparts as cp
 from xsurvey import demo, figures
@@ -291,6 +291,48 @@ def test_q_of_m_recovers_counterpart_distribution_and_Q(field, lr_result):
     cdf_true = np.searchsorted(np.sort(field.cp_mags), t["mag_hi"], side="right") / \
         field.cp_mags.size
     assert np.max(np.abs(cdf_q - cdf_true)) < 0.08
+
+
+def test_poorly_localised_sources_get_their_own_q(field):
+    """A poorly localised population with few, faint counterparts gets its own q(m) and Q.
+
+    2000 sources with 5-8" errors, 20% of them with a counterpart of m ~ 24 in the
+    catalogue, added to the well-localised field (80%, m ~ 21.5). Q of each group is
+    recovered, and the poorly localised secure identifications are as reliable as
+    their reliabilities say.
+    """
+    rng = np.random.default_rng(21)
+    n = 2000
+    ra_true, dec_true = _square(rng, n, 0.9)
+    err = rng.uniform(5.0, 8.0, n)
+    ra, dec = _shift(rng, ra_true, dec_true, err)
+    mag = rng.normal(24.0, 0.6, n)
+    rows = np.flatnonzero((rng.random(n) < 0.2) & (mag < 25.5))
+    c_ra, c_dec = _shift(rng, ra_true[rows], dec_true[rows], 0.2)
+    extra = Table({"id": [f"p{k}" for k in rows], "ra": c_ra, "dec": c_dec,
+                   "pos_err": np.full(rows.size, 0.2), "mag": mag[rows],
+                   "redshift": np.full(rows.size, np.nan)})
+    optical = vstack([field.optical, extra])
+    optical.meta.update(field.optical.meta)
+    xray = vstack([field.xray, Table({"id": np.arange(10_001, 10_001 + n), "ra": ra,
+                                      "dec": dec, "pos_err": err})])
+    res = cp.likelihood_ratio_match(xray, optical)
+    meta = res.magnitudes.meta
+    assert meta["N_POOR"] == n and meta["N_QSRC"] == len(field.xray)
+    # Q of each group against the truth; the poor group's Poisson error from its background
+    assert res.q_estimated == pytest.approx(field.cp_mags.size / len(field.xray), abs=0.05)
+    r_cand = 3.0 * np.sqrt(err**2 + 0.2**2)
+    density = len(optical) / (field.area_deg2 * ARCSEC2_PER_DEG2)
+    sigma_q = np.sqrt(np.sum(np.pi * r_cand**2) * density) / n
+    assert meta["Q_POOR"] == pytest.approx(rows.size / n, abs=3 * sigma_q)
+    # calibrated reliabilities of the poorly localised identifications
+    s = res.sources[len(field.xray):]
+    truth = np.full(n, "", dtype=object)
+    truth[rows] = extra["id"]
+    secure = np.asarray(s["ctp_class"]) == "secure"
+    wrong = int(np.sum(np.asarray(s["ctp_id"])[secure] != truth[secure].astype(str)))
+    expected = float(np.sum(1.0 - np.asarray(s["ctp_rel"])[secure]))
+    assert wrong <= expected + 3 * np.sqrt(expected) + 2, (wrong, expected, secure.sum())
 
 
 def test_fixed_q_total(field):
