@@ -1239,6 +1239,10 @@ def _source_table(xray, covered, cls, n_above, i, j, best, columns) -> Table:
     return src
 
 
+#: Fewest X-ray sources from which q(m) and Q of a group are estimated.
+_MIN_Q_SOURCES = 5
+
+
 def likelihood_ratio_match(xray: Table, catalog: Table, covered=None, *,
                            search_radius_arcsec: float = 5.0,
                            annulus_arcsec=(5.0, 30.0), n_sigma: float = 3.0,
@@ -1336,9 +1340,9 @@ def likelihood_ratio_match(xray: Table, catalog: Table, covered=None, *,
 
     # q(m), Q from well-localised sources; the poorly localised ones, if enough, on their own
     good = cov[sig_typ[cov] <= search_radius_arcsec / 1.5]
-    qsrc = good if good.size >= 5 else cov
+    qsrc = good if good.size >= _MIN_Q_SOURCES else cov
     poor = np.setdiff1d(cov, qsrc) if qsrc.size else qsrc
-    if poor.size < 5:
+    if poor.size < _MIN_Q_SOURCES:
         poor = poor[:0]
     b = _bin_index(amag[j], edges)
 

@@ -28,7 +28,7 @@ and z = 0, the METHOD §12 "transmitted" model (photoelectric times Compton
 attenuation; the scattered light is lost) gives HR = 0.618 (the Thomson
 attenuation is grey and cancels in HR; Klein-Nishina would add +0.006). The
 "sphere" model (NuSTAR default) keeps the Compton-scattered light that
-escapes a uniform sphere and gives 0.671, closer to the ~0.74 quoted for
+escapes a uniform sphere and gives 0.670, closer to the ~0.74 quoted for
 NuSTAR from torus models (not verified against the papers); recoil, Fe
 fluorescence and the torus opening are not modelled. Compton-thin tracks
 (N_H <= 1e23) agree to 0.003 between the two. The demo survey simulates the
