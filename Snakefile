@@ -16,6 +16,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/population.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/mosaic.smk"
 include: "workflow/rules/quality.smk"
@@ -31,6 +32,7 @@ rule all:
     default_target: True
     input:
         "results/instrument/bands.csv",
+        "results/population/counts.csv",
         expand(
             "results/stacks/{stack}/{band}/{kind}.fits",
             stack=STACKS,

@@ -75,13 +75,15 @@ def demo_catalogs(build_arcmin: float | None):
         return softx, optical, truth, float(softx.meta["AREA"])
     from xsurvey import demo
     from xsurvey.instrument import load_instrument
+    from xsurvey.population import population_from_config
 
-    cfg = copy.deepcopy(yaml.safe_load((ROOT / "config/config.yaml").read_text())["demo"])
+    full = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    cfg = copy.deepcopy(full["demo"])
     if build_arcmin is not None:
         cfg["sky_size_arcmin"] = float(build_arcmin)
     print(f"building a demo sky of {cfg['sky_size_arcmin']}' (config/config.yaml demo section)")
     inst = load_instrument(ROOT / "resources/instruments/nustar.yaml")
-    sky = demo.make_demo_sky(inst, cfg)
+    sky = demo.make_demo_sky(inst, cfg, population_from_config(full["population"], inst))
     softx, _, optical, truth = demo.make_ancillary_catalogs(inst, sky, cfg)
     return softx, optical, truth, float(softx.meta["AREA"])
 

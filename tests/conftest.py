@@ -18,6 +18,17 @@ def nustar():
 
 
 @pytest.fixture(scope="session")
+def population(nustar):
+    """The default configuration's source population (config/config.yaml)."""
+    import yaml
+
+    from xsurvey.population import population_from_config
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return population_from_config(cfg["population"], nustar)
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A finished tiny demo run (:func:`tests.workflow_utils.tiny_config`), shared by tests
     that only read it or add to it (report, restart and SLURM references)."""

@@ -11,7 +11,7 @@ from astropy.table import Table
 from scipy import stats
 
 from xsurvey import demo
-from xsurvey.instrument import Band, load_instrument
+from xsurvey.instrument import Band, elementary_bands, load_instrument
 from xsurvey.io import read_events, read_image
 from xsurvey.sky import region_area_deg2, sky_to_tangent
 
@@ -35,8 +35,8 @@ def cfg():
 
 
 @pytest.fixture(scope="module")
-def truth(inst, cfg):
-    return demo.make_demo_sky(inst, cfg)
+def truth(inst, cfg, population):
+    return demo.make_demo_sky(inst, cfg, population)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,10 @@ def obs(inst, truth, cfg):
     return demo.simulate_observation(inst, truth, ON_AXIS, cfg)
 
 
-def make_truth(ra, dec, flux, gamma=1.8, nh=0.0, z=0.0, variable=False, amp=0.0, first_id=1):
+def make_truth(ra, dec, flux, gamma=1.8, nh=0.0, z=0.0, variable=False, amp=0.0, first_id=1,
+               inst=None):
+    """A truth table; ``flux`` is the observed reference-band (3-24 keV) flux."""
+    inst = inst or load_instrument(ROOT / "resources/instruments/nustar.yaml")
     n = np.size(ra)
     t = Table()
     t["id"] = np.arange(first_id, first_id + n, dtype=np.int64)
@@ -54,6 +57,8 @@ def make_truth(ra, dec, flux, gamma=1.8, nh=0.0, z=0.0, variable=False, amp=0.0,
     t["photon_index"] = np.broadcast_to(np.asarray(gamma, float), (n,)).copy()
     t["nh"] = np.broadcast_to(np.asarray(nh, float), (n,)).copy()
     t["redshift"] = np.broadcast_to(np.asarray(z, float), (n,)).copy()
+    unit, _ = inst.fold([inst.reference_band], t["photon_index"], t["nh"], t["redshift"])
+    t["norm"] = t["flux_ref"] / unit[:, 0]
     t["variable"] = np.broadcast_to(np.asarray(variable, bool), (n,)).copy()
     t["var_amp_dex"] = np.broadcast_to(np.asarray(amp, float), (n,)).copy()
     return t
@@ -65,7 +70,7 @@ def poisson_ok(n, mu, k=4.0):
 
 # --------------------------------------------------------------------------- bands
 def test_elementary_bands_nustar(inst):
-    elements, members = demo.elementary_bands(inst)
+    elements, members = elementary_bands(inst)
     assert [b.name for b in elements] == ["3-8", "8-16", "16-24"]
     assert members == {"3-24": (0, 1, 2), "3-8": (0,), "8-24": (1, 2), "8-16": (1,),
                        "16-24": (2,)}
@@ -78,7 +83,7 @@ def test_elementary_bands_not_bands(inst):
     bands = {"3-24": band("3-24", 3, 24, 1.0, 5.0), "3-10": band("3-10", 3, 10, 0.4, 5.5),
              "8-24": band("8-24", 8, 24, 0.7, 4.0)}
     alt = dataclasses.replace(inst, bands=bands)
-    elements, members = demo.elementary_bands(alt)
+    elements, members = elementary_bands(alt)
     assert [(b.e_lo_kev, b.e_hi_kev) for b in elements] == [(3, 8), (8, 10), (10, 24)]
     np.testing.assert_allclose([b.background_share for b in elements], [0.3, 0.1, 0.6])
     np.testing.assert_allclose([b.fcxb_fraction for b in elements], 0.1)
@@ -86,7 +91,7 @@ def test_elementary_bands_not_bands(inst):
     assert members["3-24"] == (0, 1, 2) and members["3-10"] == (0, 1)
     # a simulation on such bands: composite background = sum of the elementary parts
     cfg = {"seed": 1, "image_npix": 301}
-    t = make_truth(150.1, 2.25, 1e-12)
+    t = make_truth(150.1, 2.25, 1e-12, inst=alt)
     res = demo.simulate_observation(alt, t, {**ON_AXIS, "exposure_ks": 5.0}, cfg)
     internal = {b: res.background[b]["INTERNAL"].sum() for b in bands}
     assert internal["3-10"] / internal["3-24"] == pytest.approx(0.4, rel=1e-12)
@@ -101,24 +106,27 @@ def test_elementary_bands_not_bands(inst):
 
 
 # --------------------------------------------------------------------------- truth sky
-def test_make_demo_sky_columns_and_determinism(inst, cfg, truth):
-    again = demo.make_demo_sky(inst, cfg)
+def test_make_demo_sky_columns_and_determinism(inst, cfg, truth, population):
+    again = demo.make_demo_sky(inst, cfg, population)
     for c in truth.colnames:
         np.testing.assert_array_equal(truth[c], again[c])
-    expected = {"id", "ra", "dec", "flux_ref", "photon_index", "nh", "redshift", "variable",
-                "var_amp_dex"} | {f"flux_{b}" for b in inst.bands}
+    expected = {"id", "ra", "dec", "flux_int", "norm", "flux_ref", "photon_index", "nh",
+                "redshift", "variable", "var_amp_dex"} | {f"flux_{b}" for b in inst.bands}
     assert expected <= set(truth.colnames)
     assert len(np.unique(truth["id"])) == len(truth)
     mu = truth.meta["EXPECTED"]
-    assert mu == pytest.approx(region_area_deg2(40.0) * (79 * (1.5e-14 / 1e-13) ** -1.5
-                                                         * (3e-15 / 1.5e-14) ** -0.6
-                                                         - 79 * 100 ** -1.5), rel=1e-9)
+    assert mu == pytest.approx(population.expected_number(region_area_deg2(40.0)), rel=1e-9)
     assert poisson_ok(len(truth), mu)
-    ln = cfg["lognlogs"]
-    assert truth["flux_ref"].min() >= ln["flux_min"] and truth["flux_ref"].max() <= ln["flux_max"]
+    assert (truth["flux_int"].min() >= population.flux_min
+            and truth["flux_int"].max() <= population.flux_max)
+    # the intrinsic flux is the unabsorbed power law's in the counts band
+    lo, hi = population.counts_band_kev
+    g = np.asarray(truth["photon_index"])
+    np.testing.assert_allclose(truth["flux_int"], truth["norm"] * 1.602176634e-9
+                               * (hi ** (2 - g) - lo ** (2 - g)) / (2 - g), rtol=1e-9)
     xi, eta = sky_to_tangent(truth["ra"], truth["dec"], cfg["sky_center_deg"])
     assert np.all(np.abs(xi) <= 20 / 60) and np.all(np.abs(eta) <= 20 / 60)
-    other = demo.make_demo_sky(inst, {**cfg, "seed": 43})
+    other = demo.make_demo_sky(inst, {**cfg, "seed": 43}, population)
     assert len(other) != len(truth) or not np.array_equal(other["ra"], truth["ra"])
 
 
@@ -134,15 +142,15 @@ def test_band_fluxes_additive(truth):
     assert np.median(hr[obscured]) > np.median(hr[truth["nh"] < 1e22])
 
 
-def test_spectral_parameter_distributions(truth, cfg):
+def test_spectral_parameter_distributions(truth, cfg, population):
     n = len(truth)
     frac = np.mean(truth["variable"])
     p = cfg["variable_fraction"]
     assert frac == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / n))
     assert np.all(truth["var_amp_dex"][truth["variable"]] == cfg["variability_sigma_dex"])
     assert np.all(truth["var_amp_dex"][~truth["variable"]] == 0.0)
-    counts, _ = np.histogram(np.log10(truth["nh"]), cfg["log_nh"]["edges"])
-    fr = np.asarray(cfg["log_nh"]["fractions"])
+    counts, _ = np.histogram(np.log10(truth["nh"]), population.spectra.log_nh_edges)
+    fr = np.asarray(population.spectra.log_nh_fractions)
     assert np.all(np.abs(counts - n * fr) <= 4 * np.sqrt(n * fr * (1 - fr)))
     assert np.mean(truth["photon_index"]) == pytest.approx(1.8, abs=4 * 0.2 / np.sqrt(n))
     assert np.median(truth["redshift"]) == pytest.approx(1.0, rel=0.1)
@@ -162,12 +170,15 @@ def test_epoch_factor(truth, cfg):
     np.testing.assert_array_equal(demo.epoch_factor(seed, ids, "e1", truth), f1)
     f2 = demo.epoch_factor(seed, ids, "e2", truth)
     assert not np.array_equal(f1, f2)
-    # amplitude: log10 factors ~ N(0, sigma_dex)
+    # amplitude: log10 factors ~ N(-a^2 ln(10) / 2, a), a lognormal of mean 1
     var_ids = ids[truth["variable"]]
     logs = np.concatenate([np.log10(demo.epoch_factor(seed, var_ids, f"ep{k}", truth))
                            for k in range(20)])
-    assert np.std(logs) == pytest.approx(cfg["variability_sigma_dex"], rel=0.06)
-    assert abs(np.mean(logs)) < 4 * cfg["variability_sigma_dex"] / np.sqrt(logs.size)
+    a = cfg["variability_sigma_dex"]
+    assert np.std(logs) == pytest.approx(a, rel=0.06)
+    assert np.mean(logs) == pytest.approx(-0.5 * np.log(10) * a**2, abs=4 * a / np.sqrt(logs.size))
+    factors = 10.0**logs
+    assert np.mean(factors) == pytest.approx(1.0, abs=4 * np.std(factors) / np.sqrt(logs.size))
     with pytest.raises(KeyError, match="not in the truth"):
         demo.epoch_factor(seed, [10**9], "e1", truth)
 
@@ -209,7 +220,7 @@ def test_background_maps(inst, obs):
     bkg = inst.background
     pix_area = (inst.pixel_arcsec / 60) ** 2
     inside = obs.exposure["3-24"] > 0
-    elements, members = demo.elementary_bands(inst)
+    elements, members = elementary_bands(inst)
     c = obs.npix // 2
     idx = np.arange(obs.npix) - c
     theta = np.hypot(*np.meshgrid(idx, idx)) * inst.pixel_arcsec / 60
@@ -487,7 +498,7 @@ def test_ancillary_spectroscopic_redshifts(cfg, truth, ancillary):
     rows = np.searchsorted(truth["id"], optical_truth["truth_id"][own])
     np.testing.assert_array_equal(z[own], np.asarray(truth["redshift"], float)[rows])
     other = np.isfinite(z) & ~own
-    assert np.median(z[other]) == pytest.approx(cfg["redshift"]["median"], rel=0.1)
+    assert np.median(z[other]) == pytest.approx(np.median(truth["redshift"]), rel=0.1)
 
 
 def test_ancillary_deterministic(inst, truth, cfg, ancillary):
@@ -497,15 +508,12 @@ def test_ancillary_deterministic(inst, truth, cfg, ancillary):
             np.testing.assert_array_equal(a[c], b[c])
 
 
-def test_config_errors(inst, cfg):
-    bad = {k: v for k, v in cfg.items() if k != "lognlogs"}
-    with pytest.raises(ValueError, match="lognlogs"):
-        demo.make_demo_sky(inst, bad)
-    with pytest.raises(ValueError, match="fractions"):
-        demo.make_demo_sky(inst, {**cfg, "log_nh": {"fractions": [0.5, 0.6],
-                                                    "edges": [20, 22, 24]}})
+def test_config_errors(inst, cfg, population):
+    bad = {k: v for k, v in cfg.items() if k != "variable_fraction"}
+    with pytest.raises(ValueError, match="variable_fraction"):
+        demo.make_demo_sky(inst, bad, population)
     with pytest.raises(ValueError, match="seed"):
-        demo.make_demo_sky(inst, {**cfg, "seed": "x"})
+        demo.make_demo_sky(inst, {**cfg, "seed": "x"}, population)
     with pytest.raises(ValueError, match="exposure_ks"):
         demo.simulate_observation(inst, make_truth(150.1, 2.25, 1e-13),
                                   {k: v for k, v in ON_AXIS.items() if k != "exposure_ks"}, cfg)
@@ -515,9 +523,9 @@ def test_fitted_background_holds_faint_source_light(inst, cfg):
     """With background_fit_flux the FCXB map gains the mean light of fainter sources."""
     fluxes = np.array([1e-15, 5e-15, 1e-14, 5e-14, 1e-12])
     t = make_truth(np.full(5, 150.3), np.full(5, 2.4), fluxes)
-    elements, members = demo.elementary_bands(inst)
+    elements, members = elementary_bands(inst)
     area = demo.region_area_arcmin2(cfg)
-    rates = demo.unresolved_rate_arcmin2(inst, t, elements, members, 2e-14, area)
+    rates = demo.unresolved_rate_arcmin2(inst, t, elements, 2e-14, area)
     # Gamma = 1.8 like the instrument's CF spectrum: counts/s = flux / CF(3-24)
     assert rates.sum() * area == pytest.approx(fluxes[:3].sum() / inst.cf("3-24"), rel=1e-3)
     fitted_cfg = {**cfg, "background_fit_flux": 2e-14}

@@ -95,10 +95,21 @@ def test_vignetting_half_at_theta50(nustar):
         assert nustar.vignetting(name, b.vignetting_half_arcmin) == pytest.approx(0.5)
 
 
-def test_powerlaw_energy_flux_analytic():
-    """Energy flux of an unabsorbed Gamma=2 power law is ln(e_hi/e_lo) keV units."""
-    f = spectral.band_energy_flux(lambda e: spectral.absorbed_powerlaw(e, 2.0, 0.0), 3.0, 24.0)
-    assert f == pytest.approx(np.log(8.0) * spectral.KEV_TO_ERG, rel=1e-6)
+def test_powerlaw_fold_analytic():
+    """Unabsorbed Gamma = 2 power law: energy flux ln(e_hi/e_lo) keV, and with a flat
+    100 cm^2 area a count rate 100 (1/e_lo - 1/e_hi); broadcasting over parameters."""
+    flux, rate = spectral.fold([(3.0, 24.0), (8.0, 16.0)], 2.0,
+                               area=lambda e: np.full_like(e, 100.0))
+    np.testing.assert_allclose(flux, np.log([8.0, 2.0]) * spectral.KEV_TO_ERG, rtol=1e-6)
+    np.testing.assert_allclose(rate, 100 * np.array([1 / 3 - 1 / 24, 1 / 8 - 1 / 16]),
+                               rtol=1e-5)
+    gamma = np.array([1.5, 2.0])[:, None]
+    nh = np.array([0.0, 1e22, 1e23])[None, :]
+    grid, _ = spectral.fold([(3.0, 8.0)], gamma, nh, 0.5, absorber="sphere")
+    assert grid.shape == (2, 3, 1)
+    one, _ = spectral.fold([(3.0, 8.0)], 1.5, 1e23, 0.5, absorber="sphere")
+    assert grid[0, 2, 0] == pytest.approx(one[0], rel=1e-12)
+    assert np.all(np.diff(grid[..., 0], axis=1) < 0)       # absorption lowers the flux
 
 
 def test_photoelectric_cross_section_reference():

@@ -149,15 +149,6 @@ def test_select_for_counts():
     np.testing.assert_allclose(lns.catalog_sample(cat, "8-16", 1.5e-14, 6e-14), [5e-15, 5e-14])
 
 
-def test_band_model():
-    model = BrokenPowerLawCounts(79.0, 1e-13, 1.5e-14, 1.5, 0.6, 3e-15, 1e-11)
-    half = lns.band_model(model, 0.5)
-    s = np.array([1e-14, 3e-14])
-    np.testing.assert_allclose(half(s), model.n_gt_s(2 * s))
-    with pytest.raises(ValueError):
-        lns.band_model(model, 0.0)
-
-
 # --------------------------------------------------------------------------- replicas
 @pytest.fixture(scope="module")
 def replicas():
@@ -186,7 +177,8 @@ def replicas():
                                "exp_hi_ks": [np.inf, np.inf], "reliability": [0.95, 0.99],
                                "det_ml_threshold": [10.0, 12.0]})
     coverage = area * completeness(FLUX_GRID, s50, 0.15)
-    return det, thresholds, coverage, lns.band_model(model, ratio), s50, n_rep
+    return det, thresholds, coverage, lambda flux: model.n_gt_s(np.asarray(flux) / ratio), \
+        s50, n_rep
 
 
 def test_replica_counts_recover_input(replicas):

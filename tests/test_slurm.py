@@ -65,14 +65,15 @@ def test_profile_runs_a_tiny_survey(cluster, tmp_path):
     # checks back off by 10 s more each time nothing has finished, so the tiny DAG runs as
     # three cluster jobs in a row: demo inputs to detection, the profile's group of
     # replica chunks, calibration + catalogue.
-    profile["groups"].update(demo_sky="maps", demo_observation="maps", mosaic_epoch="maps",
+    profile["groups"].update(population="maps", demo_sky="maps", demo_observation="maps",
+                             mosaic_epoch="maps",
                              mosaic_stack="maps", detect="maps", calibrate="catalog",
                              catalog="catalog")
     profile["group-components"].update(maps=1, catalog=1)
     (tmp_path / "profile").mkdir()
     (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
 
-    # two epochs, two bands: 2 x 2 replica chunks, ~10 sources in the 95% catalogue
+    # two epochs, two bands: 2 joint replica chunks (both bands from one sky)
     cfg, obs = tiny_config(), tiny_observations()
     local = make_workdir(tmp_path / "local", cfg, obs)
     work = make_workdir(tmp_path / "slurm", cfg, obs)
@@ -87,7 +88,7 @@ def test_profile_runs_a_tiny_survey(cluster, tmp_path):
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{log[-6000:]}\n{cluster.logs()}"
 
-    # every job ran on the cluster, the four replica chunks in one group job
+    # every job ran on the cluster, the two replica chunks in one group job
     jobids = set(re.findall(r"submitted with SLURM jobid (\d+)", log))
     queue = cluster.run("squeue", "--noheader", "--states", "all", "--format", "%i %T").stdout
     assert len(jobids) == 3, log[-6000:]
@@ -101,10 +102,10 @@ def test_profile_runs_a_tiny_survey(cluster, tmp_path):
                           "--format", "%C %m %l").stdout.split()
     chunk = {k: eval(str(v), {"attempt": 1})  # e.g. "6000 * attempt"
              for k, v in profile["set-resources"]["simulate"].items()}
-    hours, minutes = divmod(4 * chunk["runtime"], 60)
+    hours, minutes = divmod(2 * chunk["runtime"], 60)
     assert request == ["1", f"{chunk['mem_mb']}M", f"{hours}:{minutes:02d}:00"], request
     chunks = sorted(p.name for p in (work / "results" / "sims").rglob("chunk*.parquet"))
-    assert len(chunks) == 2 * 2 * 2  # 2 bands x 2 chunks, detections + inputs
+    assert len(chunks) == 2 * 2  # 2 chunks, detections + inputs
 
     # the same bytes as the local run
     tables = sorted((local / "results" / "calibration" / "all").glob("*.csv"))

@@ -287,7 +287,7 @@ def _epoch_survey(nustar, npix=220, exposures_ks=(150.0, 100.0, 50.0), band="3-2
 
     from xsurvey import simulate
     from xsurvey.mosaic import make_grid
-    from xsurvey.sky import BrokenPowerLawCounts
+    from xsurvey.population import population_from_config
 
     pix = nustar.pixel_arcsec
     wcs, shape = make_grid((150.0, 2.0), (npix * pix / 60, npix * pix / 60), pix)
@@ -297,11 +297,14 @@ def _epoch_survey(nustar, npix=220, exposures_ks=(150.0, 100.0, 50.0), band="3-2
                "background_nofcxb": np.full(shape, rate * t * 1e3 * (1 - share))}
               for t in exposures_ks]
     stack = {k: sum(e[k] for e in epochs) for k in epochs[0]}
-    model = BrokenPowerLawCounts(norm_deg2=79.0, flux_ref=1e-13, flux_break=1.5e-14,
-                                 slope_bright=1.5, slope_faint=0.6, flux_min=3e-15,
-                                 flux_max=1e-11)
-    setup = simulate.make_setup(stack["background"], stack["exposure"], stack["background"],
-                                stack["background_nofcxb"], wcs, nustar, band, model, 11, "t")
+    # a dense sky (the seed papers' counts, one spectrum): many constant sources per replica
+    population = population_from_config(
+        {"mode": "paper", "flux_min": 3e-15, "flux_max": 1e-11,
+         "counts": {"band_kev": [3.0, 24.0], "shape": "broken_power_law", "norm_deg2": 79.0,
+                    "flux_ref": 1e-13, "flux_break": 1.5e-14, "slope_bright": 1.5,
+                    "slope_faint": 0.6}}, nustar)
+    setup = simulate.make_setup({band: {"counts": stack["background"], **stack}}, wcs, nustar,
+                                population, 11, "t")
     thresholds = pd.DataFrame({"band": [band], "exp_lo_ks": [20.0], "exp_hi_ks": [np.inf],
                                "reliability": [0.95], "det_ml_threshold": [8.0],
                                "n_detected": [0]})

@@ -27,7 +27,7 @@ def tiny_config(epochs=("e1", "e2"), bands=("3-8", "8-24")) -> dict:
     cfg["mosaic"] = {"center_deg": [150.10, 2.25], "size_arcmin": [16.0, 16.0]}
     cfg["quality"] = {"bgcheck_circles": 16}
     cfg["demo"].update(image_npix=200, sky_size_arcmin=18.0)
-    cfg["demo"]["lognlogs"]["flux_min"] = 1.0e-14
+    cfg["population"]["flux_min"] = 5.0e-15
     cfg["demo"]["optical"]["field_density_deg2"] = 2.0e4
     cfg["detection"]["figure_bands"] = ["8-24"]
     cfg["simulations"].update(replicas=4, chunk_size=2)

@@ -11,6 +11,8 @@ CALIBRATION_TABLES = (
     "positions_det_ml",
     "flux_vs_flux",
     "summary",
+    "merged_reliability",
+    "merged_summary",
 )
 #: figure name: (report subcategory, product label)
 CALIBRATION_FIGURES = {
@@ -38,19 +40,11 @@ CALIBRATION_REPORT_TABLES = {
 rule calibrate:
     """Aggregate all replica chunks of a stack into the calibration tables."""
     input:
-        detections=lambda wc: expand(
-            "results/sims/{stack}/{band}/chunk{chunk}.parquet",
-            stack=wc.stack,
-            band=BANDS,
-            chunk=CHUNKS,
+        unpack(band_exposures),
+        detections=expand("results/sims/{{stack}}/chunk{chunk}.parquet", chunk=CHUNKS),
+        inputs=expand(
+            "results/sims/{{stack}}/chunk{chunk}.inputs.parquet", chunk=CHUNKS
         ),
-        inputs=lambda wc: expand(
-            "results/sims/{stack}/{band}/chunk{chunk}.inputs.parquet",
-            stack=wc.stack,
-            band=BANDS,
-            chunk=CHUNKS,
-        ),
-        exposure=expand("results/stacks/{{stack}}/{band}/exposure.fits", band=BANDS),
     output:
         **{
             f"figure_{name}": [
@@ -85,18 +79,25 @@ rule calibrate:
             "skycoverage",
             "sky coverage",
         ),
+        merged=report_item(
+            "results/figures/{stack}/merged_reliability.png",
+            REPORT_CALIBRATION,
+            "Reliability & thresholds",
+            "merged_reliability",
+            "merged catalogue reliability",
+        ),
     log:
         "logs/calibration/{stack}.log",
     conda:
         "../../envs/detect.yaml"
     resources:
-        mem_mb=3000,
-        runtime=20,
+        mem_mb=4000,
+        runtime=30,
     params:
         bands=BANDS,
-        n_chunks=len(CHUNKS),
         n_replicas=N_REPLICAS,
         calibration=config["calibration"],
+        radius=INSTRUMENT.match_radius_arcsec,
         floor_ks=config["detection"]["exposure_floor_ks"],
         snr_min=config["lognlogs"]["snr_min"],
         tables=CALIBRATION_TABLES,

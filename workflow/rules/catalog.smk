@@ -59,6 +59,11 @@ rule truth_check:
         detections=expand("results/detect/{{stack}}/{band}.fits", band=BANDS),
         exposure=f"results/stacks/{{stack}}/{BANDS[0]}/exposure.fits",
         truth=f"{DEMO_DIR}/truth/sources.fits",
+        sources=lambda wc: [
+            f"{DEMO_DIR}/truth/obs/{row.obs_id}_{row.module}.fits"
+            for row in OBS[OBS.epoch.isin(STACKS[wc.stack])].itertuples()
+        ],
+        instrument=INSTRUMENT_FILE,
     output:
         summary=report_item(
             "results/catalog/{stack}/truth_check.csv",
@@ -77,7 +82,8 @@ rule truth_check:
     params:
         bands=BANDS,
         levels=LEVELS,
-        radius=INSTRUMENT.match_radius_arcsec,
+        truth=config["simulations"].get("truth", "flux"),
+        truth_share=config["simulations"].get("truth_share", 0.25),
     script:
         "../scripts/truth_check.py"
 
@@ -89,6 +95,7 @@ rule lognlogs:
         coverage="results/calibration/{stack}/countscoverage.csv",
         sensitivity="results/calibration/{stack}/sensitivity.csv",
         instrument=INSTRUMENT_FILE,
+        grid=rules.population.output.grid,
     output:
         tables=[
             report_item(
@@ -116,7 +123,7 @@ rule lognlogs:
         bands=BANDS,
         level=LEVELS[min(LEVELS)],
         lognlogs=config["lognlogs"],
-        model=config["simulations"]["lognlogs"],
+        population=config["population"],
     script:
         "../scripts/lognlogs.py"
 
@@ -124,22 +131,15 @@ rule lognlogs:
 rule lognlogs_replicas:
     """Number counts recovered from the replicas' catalogues against the input model."""
     input:
-        detections=lambda wc: expand(
-            "results/sims/{stack}/{band}/chunk{chunk}.parquet",
-            stack=wc.stack,
-            band=BANDS,
-            chunk=CHUNKS,
-        ),
-        inputs=lambda wc: expand(
-            "results/sims/{stack}/{band}/chunk{chunk}.inputs.parquet",
-            stack=wc.stack,
-            band=BANDS,
-            chunk=CHUNKS,
+        detections=expand("results/sims/{{stack}}/chunk{chunk}.parquet", chunk=CHUNKS),
+        inputs=expand(
+            "results/sims/{{stack}}/chunk{chunk}.inputs.parquet", chunk=CHUNKS
         ),
         exposure=f"results/stacks/{{stack}}/{BANDS[0]}/exposure.fits",
         thresholds="results/calibration/{stack}/thresholds.csv",
         sensitivity="results/calibration/{stack}/sensitivity.csv",
         instrument=INSTRUMENT_FILE,
+        grid=rules.population.output.grid,
     output:
         tables=expand("results/lognlogs/{{stack}}/replicas_{band}.csv", band=BANDS),
         figure=report_item(
@@ -157,11 +157,10 @@ rule lognlogs_replicas:
         mem_mb=3000,
     params:
         bands=BANDS,
-        n_chunks=len(CHUNKS),
         n_replicas=N_REPLICAS,
         level=LEVELS[min(LEVELS)],
         lognlogs=config["lognlogs"],
-        model=config["simulations"]["lognlogs"],
+        population=config["population"],
         bins_per_decade=config["calibration"]["flux_bins_per_decade"],
     script:
         "../scripts/lognlogs_replicas.py"

@@ -7,6 +7,7 @@ rule variability_null:
     """p-values of the variability test for constant sources in per-epoch replicas."""
     input:
         instrument=INSTRUMENT_FILE,
+        grid=rules.population.output.grid,
         maps=expand("results/stacks/{{stack}}/{{band}}/{kind}.fits", kind=MAP_KINDS),
         real="results/detect/{stack}/{band}.fits",
         thresholds="results/calibration/{stack}/thresholds.csv",
@@ -28,8 +29,10 @@ rule variability_null:
     params:
         replicas=config["variability"]["null_replicas"],
         seed=config["seed"],
-        lognlogs=config["simulations"]["lognlogs"],
+        population=config["population"],
         bright_flux=config["simulations"].get("bright_flux"),
+        truth=config["simulations"].get("truth", "flux"),
+        truth_share=config["simulations"].get("truth_share", 0.25),
         detection=config["detection"],
         level=LEVELS[min(LEVELS)],
         variability=config["variability"],

@@ -20,7 +20,7 @@ from xsurvey.config import (  # noqa: E402
     demo_paths,
     read_observation_table,
 )
-from xsurvey.instrument import load_instrument  # noqa: E402
+from xsurvey.instrument import band_suffix, load_instrument  # noqa: E402
 from xsurvey.mosaic import MAP_KINDS  # noqa: E402
 
 INSTRUMENT_FILE = config["instrument"]
@@ -56,6 +56,11 @@ wildcard_constraints:
     epoch="|".join(re.escape(e) for e in EPOCHS),
     stack="|".join(re.escape(s) for s in STACKS),
     kind="|".join(MAP_KINDS),
+
+
+def band_key(band):
+    """Name of a band in named inputs: '3-24' -> '3_24' (xsurvey.instrument.band_suffix)."""
+    return band_suffix(band)
 
 
 def observation_rows(epoch):
@@ -118,5 +123,28 @@ def stack_catalog_inputs(wildcards):
             kind=STACK_MAPS,
         ),
         "thresholds": f"results/calibration/{wildcards.stack}/thresholds.csv",
-        "reliability": f"results/calibration/{wildcards.stack}/reliability.csv",
+        "merged": f"results/calibration/{wildcards.stack}/merged_reliability.csv",
+    }
+
+
+def stack_band_files(wildcards):
+    """Mosaics and real detections of every band of a stack, named by band and kind."""
+    return {
+        **{
+            f"{kind}_{band_key(band)}": f"results/stacks/{wildcards.stack}/{band}/{kind}.fits"
+            for band in BANDS
+            for kind in MAP_KINDS
+        },
+        **{
+            f"real_{band_key(band)}": f"results/detect/{wildcards.stack}/{band}.fits"
+            for band in BANDS
+        },
+    }
+
+
+def band_exposures(wildcards):
+    """Exposure mosaic of every band of a stack, named ``exposure_<band key>``."""
+    return {
+        f"exposure_{band_key(band)}": f"results/stacks/{wildcards.stack}/{band}/exposure.fits"
+        for band in BANDS
     }

@@ -8,6 +8,7 @@ rule demo_sky:
     """Truth source list and the ancillary (soft X-ray, optical) catalogues."""
     input:
         instrument=INSTRUMENT_FILE,
+        grid=rules.population.output.grid,
     output:
         truth=f"{DEMO_DIR}/truth/sources.fits",
         softx=f"{DEMO_DIR}/catalogs/softx.fits",
@@ -23,6 +24,7 @@ rule demo_sky:
         runtime=10,
     params:
         demo=config["demo"],
+        population=config["population"],
     script:
         "../scripts/demo_sky.py"
 
@@ -36,6 +38,7 @@ rule demo_observation:
         events=_DEMO_FILES["events"],
         exposure=expand(_DEMO_FILES["exposure"], band=BANDS, allow_missing=True),
         background=expand(_DEMO_FILES["background"], band=BANDS, allow_missing=True),
+        sources=f"{DEMO_DIR}/truth/obs/{{obs_id}}_{{module}}.fits",
     log:
         "logs/demo/{obs_id}_{module}.log",
     conda:

@@ -1,4 +1,4 @@
-"""Simulated replicas of each stack, in chunks (METHOD §7)."""
+"""Simulated replicas of each stack, in chunks (METHOD §7): one sky for all bands."""
 
 N_REPLICAS = config["simulations"]["replicas"]
 CHUNK_SIZE = config["simulations"]["chunk_size"]
@@ -10,21 +10,21 @@ wildcard_constraints:
 
 
 rule simulate:
-    """Replicas [chunk * chunk_size, (chunk + 1) * chunk_size) of one stack and band."""
+    """Replicas [chunk * chunk_size, (chunk + 1) * chunk_size) of one stack, all bands."""
     input:
+        unpack(stack_band_files),
         instrument=INSTRUMENT_FILE,
-        maps=expand("results/stacks/{{stack}}/{{band}}/{kind}.fits", kind=MAP_KINDS),
-        real="results/detect/{stack}/{band}.fits",
+        grid=rules.population.output.grid,
     output:
-        detections="results/sims/{stack}/{band}/chunk{chunk}.parquet",
-        inputs="results/sims/{stack}/{band}/chunk{chunk}.inputs.parquet",
+        detections="results/sims/{stack}/chunk{chunk}.parquet",
+        inputs="results/sims/{stack}/chunk{chunk}.inputs.parquet",
     log:
-        "logs/sims/{stack}_{band}_{chunk}.log",
+        "logs/sims/{stack}_{chunk}.log",
     conda:
         "../../envs/detect.yaml"
     resources:
-        mem_mb=1500,
-        runtime=30,
+        mem_mb=2500,
+        runtime=60,
     params:
         replicas=lambda wc: list(
             range(
@@ -32,9 +32,13 @@ rule simulate:
                 min((int(wc.chunk) + 1) * CHUNK_SIZE, N_REPLICAS),
             )
         ),
+        bands=BANDS,
+        kinds=MAP_KINDS,
         seed=config["seed"],
-        lognlogs=config["simulations"]["lognlogs"],
+        population=config["population"],
         bright_flux=config["simulations"].get("bright_flux"),
+        truth=config["simulations"].get("truth", "flux"),
+        truth_share=config["simulations"].get("truth_share", 0.25),
         detection=config["detection"],
     script:
         "../scripts/simulate.py"

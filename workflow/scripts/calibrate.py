@@ -1,45 +1,78 @@
-"""Rule calibrate: calibration tables and figures of a stack from its replicas."""
+"""Rule calibrate: calibration tables and figures of a stack from its joint replicas."""
 
+import numpy as np
 import pandas as pd
 from astropy.wcs.utils import proj_plane_pixel_area
 
-from xsurvey import calibrate, figures
+from xsurvey import calibrate, catalog, figures, simulate
+from xsurvey.instrument import band_suffix
 from xsurvey.io import read_image, setup_logging
 
 log = setup_logging(snakemake.log[0])
-cfg = snakemake.params.calibration
-bands, n_chunks = snakemake.params.bands, snakemake.params.n_chunks
+cfg, p = snakemake.params.calibration, snakemake.params
 stack = snakemake.wildcards.stack
+det = pd.concat([pd.read_parquet(f) for f in snakemake.input.detections], ignore_index=True)
+inp = pd.concat([pd.read_parquet(f) for f in snakemake.input.inputs], ignore_index=True)
+log.info("stack %s: %d replicas, %d detections in %d bands, %d inputs", stack, p.n_replicas,
+         len(det), len(p.bands), len(inp))
+by_band = {b: det[det["band"].to_numpy() == b].reset_index(drop=True) for b in p.bands}
+
+# per-band reliability, then the thresholds of the merged catalogue at each level
+curves = {}
+for band in p.bands:
+    curves[band], _ = calibrate.band_reliability(by_band[band], band, cfg["exposure_edges_ks"],
+                                                 cfg["n_intervals"], p.floor_ks,
+                                                 cfg["reliability_levels"])
+curve = pd.concat(curves.values(), ignore_index=True)
+thresholds, merged, spurious = [], [], []
+for level in cfg["reliability_levels"]:
+    thr, m = catalog.merged_thresholds(det, curve, level, p.bands, p.radius,
+                                       cfg.get("merged_thresholds", True))
+    thresholds.append(thr)
+    merged.append(m.assign(reliability=level))
+    spurious.append(catalog.merged_reliability(m, thr, level))
+order = {b: i for i, b in enumerate(p.bands)}
+thresholds = pd.concat(thresholds, ignore_index=True)
+thresholds = thresholds.iloc[np.lexsort((thresholds["exp_lo_ks"], thresholds["reliability"],
+                                         thresholds["band"].map(order)))].reset_index(drop=True)
+merged = pd.concat(merged, ignore_index=True)
+
 results = {}
-for b, band in enumerate(bands):
-    chunk_files = slice(b * n_chunks, (b + 1) * n_chunks)  # inputs are band-major
-    det = pd.concat([pd.read_parquet(f) for f in snakemake.input.detections[chunk_files]],
-                    ignore_index=True)
-    inp = pd.concat([pd.read_parquet(f) for f in snakemake.input.inputs[chunk_files]],
-                    ignore_index=True)
-    exposure, wcs, _ = read_image(snakemake.input.exposure[b], "exposure mosaic")
+for band in p.bands:
+    exposure, wcs, _ = read_image(snakemake.input[f"exposure_{band_suffix(band)}"],
+                                  "exposure mosaic")
+    thr = thresholds[thresholds["band"] == band].reset_index(drop=True)
     results[band] = calibrate.calibrate_band(
-        det, inp, exposure, proj_plane_pixel_area(wcs), band, snakemake.params.n_replicas,
-        cfg["exposure_edges_ks"], cfg["n_intervals"], snakemake.params.floor_ks,
-        levels=cfg["reliability_levels"], bright_flux=cfg["bright_flux"],
-        bins_per_decade=cfg["flux_bins_per_decade"], snr_min=snakemake.params.snr_min)
-    for row in results[band]["thresholds"].itertuples():
-        log.info("band %s, %g-%g ks: DET_ML threshold %.2f for reliability %.2f (%d detections)",
-                 band, row.exp_lo_ks, row.exp_hi_ks, row.det_ml_threshold, row.reliability,
-                 row.n_detected)
+        by_band[band], simulate.band_inputs(inp, band), exposure, proj_plane_pixel_area(wcs),
+        band, p.n_replicas, thr, bright_flux=cfg["bright_flux"],
+        bins_per_decade=cfg["flux_bins_per_decade"], snr_min=p.snr_min)
+    for row in thr.itertuples():
+        log.info("band %s, %g-%g ks: DET_ML threshold %.2f for reliability %.2f (per band "
+                 "%.4f; %d detections)", band, row.exp_lo_ks, row.exp_hi_ks,
+                 row.det_ml_threshold, row.reliability, row.band_reliability, row.n_detected)
 
 tables = {name: pd.concat([r[name] for r in results.values()], ignore_index=True)
           for name in next(iter(results.values()))}
-for name, path in zip(snakemake.params.tables, snakemake.output.tables, strict=True):
+tables["thresholds"] = thresholds
+tables["reliability"] = curve
+tables["merged_reliability"] = pd.concat(spurious, ignore_index=True)
+tables["merged_summary"] = catalog.merged_summary(merged, p.n_replicas,
+                                                  tables["merged_reliability"])
+for row in tables["merged_summary"].itertuples():
+    log.info("%g catalogue, %s %s: %.2f sources, %.2f spurious (%.2f expected) per replica, "
+             "reliability %.4f", row.reliability, row.group, row.value, row.n_sources,
+             row.n_spurious, row.expected_spurious, row.merged_reliability)
+for name, path in zip(p.tables, snakemake.output.tables, strict=True):
     calibrate.write_csv(tables[name], path)
 
 title = f"stack {stack}"
 figures.save(figures.sky_coverage_curves(tables["skycoverage"], tables["sensitivity"],
                                          title=title), snakemake.output.skycoverage)
-for b, band in enumerate(bands):
+figures.save(figures.merged_reliability_curves(merged, title=title), snakemake.output.merged)
+for b, band in enumerate(p.bands):
     r = results[band]
-    paths = {name: snakemake.output[f"figure_{name}"][b] for name in snakemake.params.figures}
-    figures.save(figures.reliability_curves(r["reliability"], r["thresholds"]),
+    paths = {name: snakemake.output[f"figure_{name}"][b] for name in p.figures}
+    figures.save(figures.reliability_curves(curves[band], thresholds[thresholds.band == band]),
                  paths["reliability"])
     figures.save(figures.completeness_curves(r["completeness"]), paths["completeness"])
     figures.save(figures.separation_histograms(r["separations"], r["positions"]),

@@ -14,12 +14,12 @@ bands, stack = snakemake.params.bands, snakemake.wildcards.stack
 detections = {b: Table.read(f) for b, f in zip(bands, snakemake.input.detections, strict=True)}
 maps, wcs = read_band_mosaics(snakemake.input.maps, bands, snakemake.params.kinds)
 thresholds = pd.read_csv(snakemake.input.thresholds)
-reliability = pd.read_csv(snakemake.input.reliability)
+merged = pd.read_csv(snakemake.input.merged)
 tables = {}
 for k, (tag, level) in enumerate(snakemake.params.levels.items()):
-    cat = catalog.make_catalog(detections, maps, wcs, thresholds, reliability, inst, level,
+    cat = catalog.make_catalog(detections, maps, wcs, thresholds, merged, inst, level,
                                snakemake.params.prefix, meta={"STACK": stack})
-    n_spur = catalog.expected_spurious_in_catalog(cat, reliability)
+    n_spur = catalog.expected_spurious_in_catalog(cat, None)
     cat.meta["NSPUR"] = (round(n_spur, 3), "expected number of spurious sources")
     log.info("stack %s, %d%% reliability: %d sources, %.1f expected spurious", stack, tag,
              len(cat), n_spur)

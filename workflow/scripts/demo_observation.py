@@ -4,7 +4,7 @@ from astropy.table import Table
 
 from xsurvey import demo
 from xsurvey.instrument import load_instrument
-from xsurvey.io import setup_logging
+from xsurvey.io import setup_logging, write_table
 
 log = setup_logging(snakemake.log[0])
 inst = load_instrument(snakemake.input.instrument)
@@ -18,5 +18,6 @@ demo.write_observation(
     dict(zip(bands, snakemake.output.exposure, strict=True)),
     dict(zip(bands, snakemake.output.background, strict=True)),
 )
+write_table(result.sources, snakemake.output.sources)
 log.info("obs %s %s (epoch %s): %d events", row["obs_id"], row["module"], row["epoch"],
          len(result["events"]) if "events" in result else -1)

@@ -5,11 +5,14 @@ from astropy.table import Table
 from xsurvey import demo
 from xsurvey.instrument import load_instrument
 from xsurvey.io import setup_logging, write_table
+from xsurvey.population import population_from_config
 
 log = setup_logging(snakemake.log[0])
 inst = load_instrument(snakemake.input.instrument)
 cfg = snakemake.params.demo
-truth = demo.make_demo_sky(inst, cfg)
+population = population_from_config(snakemake.params.population, inst,
+                                    grid=snakemake.input.grid)
+truth = demo.make_demo_sky(inst, cfg, population)
 log.info("demo sky: %d sources, %d variable", len(truth), int(truth["variable"].sum()))
 softx, softx_truth, optical, optical_truth = demo.make_ancillary_catalogs(inst, truth, cfg)
 log.info("soft X-ray catalogue: %d sources; optical catalogue: %d objects",

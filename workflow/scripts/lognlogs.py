@@ -8,7 +8,7 @@ from xsurvey import figures, lognlogs
 from xsurvey.calibrate import write_csv
 from xsurvey.instrument import load_instrument
 from xsurvey.io import setup_logging
-from xsurvey.sky import counts_model_from_config
+from xsurvey.population import population_from_config
 
 log = setup_logging(snakemake.log[0])
 inst = load_instrument(snakemake.input.instrument)
@@ -16,7 +16,8 @@ cfg, level = snakemake.params.lognlogs, snakemake.params.level
 cat = Table.read(snakemake.input.catalog)
 coverage = pd.read_csv(snakemake.input.coverage)
 sensitivity = pd.read_csv(snakemake.input.sensitivity)
-model = counts_model_from_config(snakemake.params.model)
+population = population_from_config(snakemake.params.population, inst,
+                                    grid=snakemake.input.grid)
 counts, models, flux_max = {}, {}, {}
 for band, path in zip(snakemake.params.bands, snakemake.output.tables, strict=True):
     flux_max[band] = cfg["flux_max"].get(band, cfg["flux_max"]["default"])
@@ -31,7 +32,7 @@ for band, path in zip(snakemake.params.bands, snakemake.output.tables, strict=Tr
                                      cfg["half_area_fraction"])
     counts[band] = lognlogs.number_counts(sample, cov_flux, cov_area,
                                           cfg["half_area_fraction"] * half, flux_max[band])
-    models[band] = lognlogs.band_model(model, inst.band_flux_ratio(band))
+    models[band] = population.band_counts(band)
     log.info("band %s: %d sources between %.3g and %.3g erg/cm2/s", band, len(counts[band]),
              cfg["half_area_fraction"] * half, flux_max[band])
     write_csv(counts[band][["flux", "n_gt_s", "n_err_lo", "n_err_hi"]], path)

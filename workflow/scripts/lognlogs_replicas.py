@@ -8,41 +8,38 @@ import numpy as np
 import pandas as pd
 from astropy.wcs.utils import proj_plane_pixel_area
 
-from xsurvey import calibrate, figures, lognlogs
+from xsurvey import calibrate, figures, lognlogs, simulate
 from xsurvey.calibrate import write_csv
 from xsurvey.instrument import load_instrument
 from xsurvey.io import read_image, setup_logging
-from xsurvey.sky import counts_model_from_config
+from xsurvey.population import population_from_config
 
 log = setup_logging(snakemake.log[0])
 inst = load_instrument(snakemake.input.instrument)
 cfg, level = snakemake.params.lognlogs, snakemake.params.level
-n_chunks, n_rep = snakemake.params.n_chunks, snakemake.params.n_replicas
+n_rep = snakemake.params.n_replicas
 half_rep = n_rep // 2
 thresholds = pd.read_csv(snakemake.input.thresholds)
 sensitivity = pd.read_csv(snakemake.input.sensitivity)
 exposure, wcs, _ = read_image(snakemake.input.exposure, "exposure mosaic")
 area = float((exposure > 0).sum()) * proj_plane_pixel_area(wcs)
-model = counts_model_from_config(snakemake.params.model)
-
-
-def chunks(files, b, columns):
-    return pd.concat([pd.read_parquet(f, columns=columns)
-                      for f in files[b * n_chunks:(b + 1) * n_chunks]], ignore_index=True)
-
+population = population_from_config(snakemake.params.population, inst,
+                                    grid=snakemake.input.grid)
+detections = pd.concat([pd.read_parquet(f, columns=["band", "replica", "det_ml", "exposure_ks",
+                                                    "flux", "snr"])
+                        for f in snakemake.input.detections], ignore_index=True)
+inputs = pd.concat([pd.read_parquet(f) for f in snakemake.input.inputs], ignore_index=True)
 
 counts, models, flux_max = {}, {}, {}
-for b, (band, path) in enumerate(zip(snakemake.params.bands, snakemake.output.tables,
-                                     strict=True)):
+for band, path in zip(snakemake.params.bands, snakemake.output.tables, strict=True):
     half = lognlogs.half_area_flux(sensitivity, band, level)
     if not np.isfinite(half):
         log.warning("band %s: no half-area flux at reliability %g; validation skipped", band,
                     level)
         write_csv(pd.DataFrame(columns=["flux", "n_gt_s", "n_std", "ratio", "pull"]), path)
         continue
-    det = chunks(snakemake.input.detections, b, ["replica", "det_ml", "exposure_ks", "flux",
-                                                 "snr"])
-    inp = chunks(snakemake.input.inputs, b, ["replica", "flux"])
+    det = detections[detections["band"].to_numpy() == band]
+    inp = simulate.band_inputs(inputs, band)
     thr = thresholds[thresholds.band == band]
     bins = calibrate.log_bins(inp["flux"].min(), inp["flux"].max(),
                               snakemake.params.bins_per_decade)
@@ -50,7 +47,7 @@ for b, (band, path) in enumerate(zip(snakemake.params.bands, snakemake.output.ta
                                     thr, bins, area, cfg["snr_min"])
     cov_flux, cov_area = lognlogs.coverage_curve(cov, band, level)
     flux_max[band] = cfg["flux_max"].get(band, cfg["flux_max"]["default"])
-    models[band] = lognlogs.band_model(model, inst.band_flux_ratio(band))
+    models[band] = population.band_counts(band, drawn=True)
     # fitted range: from where the counts coverage is non-zero (and a fraction of the
     # half-area flux, METHOD §10) up to the maximum flux
     lowest = max(cfg["half_area_fraction"] * half, float(cov_flux[np.argmax(cov_area > 0)]))

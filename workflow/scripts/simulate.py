@@ -1,20 +1,21 @@
-"""Rule simulate: one chunk of replicas of a stack and band."""
+"""Rule simulate: one chunk of joint replicas (all bands from one sky) of a stack."""
 
 from xsurvey import simulate
-from xsurvey.instrument import load_instrument
+from xsurvey.instrument import band_suffix, load_instrument
 from xsurvey.io import atomic_path, setup_logging
-from xsurvey.mosaic import MAP_KINDS
+from xsurvey.population import population_from_config
 
 log = setup_logging(snakemake.log[0])
-band, stack = snakemake.wildcards.band, snakemake.wildcards.stack
-setup = simulate.setup_from_files(
-    dict(zip(MAP_KINDS, snakemake.input.maps, strict=True)), snakemake.input.real,
-    load_instrument(snakemake.input.instrument), band, stack, snakemake.params.seed,
-    snakemake.params.lognlogs, snakemake.params.detection, snakemake.params.bright_flux)
-replicas = snakemake.params.replicas
-log.info("stack %s band %s: replicas %d-%d, %.1f input sources expected per replica",
-         stack, band, replicas[0], replicas[-1], setup.expected_sources)
-detections, inputs = simulate.run_replicas(setup, replicas)
+inst = load_instrument(snakemake.input.instrument)
+stack, p = snakemake.wildcards.stack, snakemake.params
+population = population_from_config(p.population, inst, grid=snakemake.input.grid)
+maps = {b: {k: snakemake.input[f"{k}_{band_suffix(b)}"] for k in p.kinds} for b in p.bands}
+real = {b: snakemake.input[f"real_{band_suffix(b)}"] for b in p.bands}
+setup = simulate.setup_from_files(maps, real, inst, population, stack, p.seed, p.detection,
+                                  p.bright_flux, p.truth, p.truth_share)
+log.info("stack %s: replicas %d-%d, bands %s, %.1f input sources expected per replica",
+         stack, p.replicas[0], p.replicas[-1], ", ".join(p.bands), setup.expected_sources)
+detections, inputs = simulate.run_replicas(setup, p.replicas)
 for table, path in ((detections, snakemake.output.detections), (inputs, snakemake.output.inputs)):
     with atomic_path(path) as tmp:
         table.to_parquet(tmp, index=False)

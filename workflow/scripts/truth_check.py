@@ -1,24 +1,28 @@
-"""Rule truth_check: demo catalogue sources against the true input list."""
+"""Rule truth_check: demo catalogue sources against the true input list (the replicas' rule)."""
 
 import numpy as np
 import pandas as pd
 from astropy.table import Table
-from scipy import stats
 
 from xsurvey import catalog
 from xsurvey.calibrate import write_csv
+from xsurvey.instrument import load_instrument
 from xsurvey.io import read_image, setup_logging
 
 log = setup_logging(snakemake.log[0])
-bands = snakemake.params.bands
+inst = load_instrument(snakemake.input.instrument)
+bands, p = snakemake.params.bands, snakemake.params
 detections = {b: Table.read(f) for b, f in zip(bands, snakemake.input.detections, strict=True)}
 _, wcs, _ = read_image(snakemake.input.exposure, "exposure mosaic")
 truth = Table.read(snakemake.input.truth)
+mu = catalog.stack_expected_counts([Table.read(f) for f in snakemake.input.sources], truth,
+                                   bands)
 rows = []
-for (tag, level), cat_file, out in zip(snakemake.params.levels.items(), snakemake.input.catalogs,
+for (tag, level), cat_file, out in zip(p.levels.items(), snakemake.input.catalogs,
                                        snakemake.output.sources, strict=True):
     cat = Table.read(cat_file)
-    match = catalog.truth_match(cat, detections, truth, wcs, snakemake.params.radius)
+    match = catalog.truth_match(cat, detections, truth, wcs, inst.match_radius_arcsec, mu,
+                                inst.psf, inst.aperture_radius_arcsec, p.truth, p.truth_share)
     per_source = pd.DataFrame({"name": np.asarray(cat["name"]).astype(str),
                                "best_band": np.asarray(cat["best_band"]).astype(str),
                                "p_spurious": np.asarray(cat["p_spurious"]), **match})
@@ -26,11 +30,10 @@ for (tag, level), cat_file, out in zip(snakemake.params.levels.items(), snakemak
     n, n_true = len(cat), int(match["matched"].sum())
     expected = float(np.nansum(cat["p_spurious"]))
     n_spur = n - n_true
-    # two-sided Poisson probability of a count at least as far from the expectation
-    p = float(min(1.0, 2 * min(stats.poisson.cdf(n_spur, expected),
-                               stats.poisson.sf(n_spur - 1, expected))))
+    p_value = catalog.poisson_two_sided(n_spur, expected)
     rows.append({"reliability": level, "n_sources": n, "n_matched": n_true,
-                 "n_spurious": n_spur, "expected_spurious": expected, "poisson_p": p})
-    log.info("%d%% catalogue: %d sources, %d spurious (expected %.1f, Poisson p = %.2f)", tag,
-             n, n_spur, expected, p)
+                 "n_spurious": n_spur, "expected_spurious": expected, "poisson_p": p_value,
+                 "truth_rule": p.truth})
+    log.info("%d%% catalogue: %d sources, %d spurious by the '%s' rule (expected %.1f, "
+             "Poisson p = %.2f)", tag, n, n_spur, p.truth, expected, p_value)
 write_csv(pd.DataFrame(rows), snakemake.output.summary)

@@ -64,6 +64,8 @@ __all__ = [
     "above_threshold",
     "assign_interval",
     "auto_exposure_intervals",
+    "band_reliability",
+    "calibrate_band",
     "completeness",
     "default_det_ml_grid",
     "differential_reliability",
@@ -1097,29 +1099,55 @@ def write_csv(df: pd.DataFrame, path) -> None:
         df.to_csv(tmp, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
 
 
-def calibrate_band(detections: pd.DataFrame, inputs: pd.DataFrame, exposure_map_s,
-                   pixel_area_deg2, band: str, n_replicas: int, edges_ks="auto",
-                   n_intervals: int = 3, floor_ks: float = 20.0, levels=DEFAULT_LEVELS,
-                   bright_flux: float = 1e-13, bins_per_decade: int = 8,
-                   snr_min: float = 2.5) -> dict:
-    """All calibration tables of one band from its replicas.
+def band_reliability(detections: pd.DataFrame, band: str, edges_ks="auto", n_intervals: int = 3,
+                     floor_ks: float = 20.0, levels=DEFAULT_LEVELS):
+    """Reliability curves and DET_ML thresholds of one band from its replicas.
 
     Parameters
     ----------
-    detections, inputs : pandas.DataFrame
-        Replica tables (:mod:`xsurvey.simulate` columns), one band.
-    exposure_map_s : numpy.ndarray
-        Stack exposure map, s (the one the replicas used).
-    pixel_area_deg2 : float
-        Pixel area of the map.
+    detections : pandas.DataFrame
+        Replica detections of the band (:mod:`xsurvey.simulate` columns).
     band : str
-    n_replicas : int
     edges_ks : sequence of float or "auto"
         Exposure-interval edges (ks), or automatic (equal numbers of detections).
     n_intervals, floor_ks : int, float
         For ``"auto"``: number of intervals and exposure floor.
     levels : sequence of float
         Reliability levels.
+
+    Returns
+    -------
+    curve, thresholds : pandas.DataFrame
+        :func:`reliability_curve` and :func:`threshold_for_reliability`.
+    """
+    if isinstance(edges_ks, str):
+        edges = auto_exposure_intervals(detections["exposure_ks"], n_intervals, floor_ks)
+    else:
+        edges = exposure_intervals(edges_ks)
+    curve = reliability_curve(detections, default_det_ml_grid(), edges, band=band)
+    return curve, threshold_for_reliability(curve, levels)
+
+
+def calibrate_band(detections: pd.DataFrame, inputs: pd.DataFrame, exposure_map_s,
+                   pixel_area_deg2, band: str, n_replicas: int, thresholds: pd.DataFrame,
+                   bright_flux: float = 1e-13, bins_per_decade: int = 8,
+                   snr_min: float = 2.5) -> dict:
+    """Calibration tables of one band from its replicas and its thresholds.
+
+    Parameters
+    ----------
+    detections, inputs : pandas.DataFrame
+        Replica tables of one band (:mod:`xsurvey.simulate` columns;
+        :func:`xsurvey.simulate.band_inputs`).
+    exposure_map_s : numpy.ndarray
+        Stack exposure map, s (the one the replicas used).
+    pixel_area_deg2 : float
+        Pixel area of the map.
+    band : str
+    n_replicas : int
+    thresholds : pandas.DataFrame
+        The band's thresholds per level (:func:`band_reliability`, or raised
+        for the merged catalogue); their intervals and levels are used.
     bright_flux : float
         Reference-band flux separating the bright and faint position subsets.
     bins_per_decade : int
@@ -1130,17 +1158,13 @@ def calibrate_band(detections: pd.DataFrame, inputs: pd.DataFrame, exposure_map_
     Returns
     -------
     dict of pandas.DataFrame
-        ``reliability, thresholds, completeness, skycoverage, countscoverage,
-        sensitivity, positions, positions_det_ml, separations, flux_vs_flux,
-        flux_vs_snr, summary``.
+        ``completeness, skycoverage, countscoverage, sensitivity, positions,
+        positions_det_ml, separations, flux_vs_flux, flux_vs_snr, summary``.
     """
-    if isinstance(edges_ks, str):
-        edges = auto_exposure_intervals(detections["exposure_ks"], n_intervals, floor_ks)
-    else:
-        edges = exposure_intervals(edges_ks)
-    curve = reliability_curve(detections, default_det_ml_grid(), edges, band=band)
-    thresholds = threshold_for_reliability(curve, levels)
+    levels = _levels(thresholds)
+    edges = _intervals_of(thresholds, "thresholds")
     fluxes = inputs["flux"].to_numpy()
+    fluxes = fluxes[fluxes > 0]
     flux_bins = log_bins(fluxes.min(), fluxes.max(), bins_per_decade)
     comp = completeness(inputs, thresholds, flux_bins)
     areas = geometric_areas(exposure_map_s, pixel_area_deg2, edges)
@@ -1148,8 +1172,6 @@ def calibrate_band(detections: pd.DataFrame, inputs: pd.DataFrame, exposure_map_
     snr = detections["snr"].to_numpy()
     snr_bins = log_bins(max(np.nanmin(snr[snr > 0]), 0.5), np.nanmax(snr), bins_per_decade)
     return {
-        "reliability": curve,
-        "thresholds": thresholds,
         "completeness": comp,
         "skycoverage": coverage,
         "countscoverage": counts_coverage(detections, inputs, thresholds, flux_bins,

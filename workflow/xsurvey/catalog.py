@@ -45,6 +45,7 @@ threshold) would also be reported as an upper limit.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Mapping
@@ -57,6 +58,7 @@ from astropy.table import Table
 from scipy.spatial import cKDTree
 
 from xsurvey import calibrate, photometry
+from xsurvey.instrument import band_suffix
 from xsurvey.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -64,17 +66,26 @@ log = logging.getLogger(__name__)
 __all__ = [
     "CATALOG_COLUMNS",
     "UNDETECTED_DET_ML",
+    "MERGED_COLUMNS",
     "MasterList",
     "band_columns",
     "band_combination",
     "band_combination_table",
     "band_suffix",
     "build_catalog",
+    "catalog_p_spurious",
     "expected_spurious_in_catalog",
     "forced_at_positions",
     "iau_names",
     "merge_bands",
+    "merged_p_spurious",
+    "merged_reliability",
+    "merged_summary",
+    "merged_thresholds",
+    "poisson_two_sided",
+    "replica_catalogues",
     "select_above_threshold",
+    "stack_expected_counts",
     "spurious_probability",
     "write_catalog",
 ]
@@ -98,11 +109,6 @@ CATALOG_COLUMNS = {
 
 
 # --------------------------------------------------------------------------- helpers
-def band_suffix(band: str) -> str:
-    """Column suffix of a band: ``'3-24'`` -> ``'3_24'`` ('-' -> '_', '.' -> 'p')."""
-    return str(band).replace("-", "_").replace(".", "p")
-
-
 def _col(table, name: str, what: str) -> np.ndarray:
     try:
         return np.asarray(table[name], dtype=np.float64)
@@ -222,7 +228,8 @@ class MasterList:
 
 
 def merge_bands(detections_by_band: Mapping, passing_by_band: Mapping,
-                radius_arcsec: float = 30.0, band_order=None) -> MasterList:
+                radius_arcsec: float = 30.0, band_order=None, group: str | None = None
+                ) -> MasterList:
     """Merge per-band detections into one list of sources passing in >= 1 band.
 
     Greedy: all passing detections of all bands are taken by decreasing
@@ -250,6 +257,10 @@ def merge_bands(detections_by_band: Mapping, passing_by_band: Mapping,
     band_order : sequence of str, optional
         Bands in instrument order (default: the order of
         ``detections_by_band``); sets the column and combination order.
+    group : str, optional
+        Column of integer group labels (e.g. ``"replica"``): detections of
+        different groups are never merged, so the catalogues of many
+        replicas are made in one call, each exactly as if alone.
 
     Returns
     -------
@@ -266,6 +277,8 @@ def merge_bands(detections_by_band: Mapping, passing_by_band: Mapping,
         det = detections_by_band[b]
         xyz[b] = _unit_vectors(_col(det, "ra", f"{b} detections"),
                                _col(det, "dec", f"{b} detections"))
+        if group is not None:       # groups far apart in a 4th coordinate (chords are <= 2)
+            xyz[b] = np.column_stack([xyz[b], 4.0 * _col(det, group, f"{b} detections")])
         ml[b] = _col(det, "det_ml", f"{b} detections")
         passing[b] = np.asarray(passing_by_band[b], dtype=bool)
         if passing[b].shape != ml[b].shape:
@@ -279,8 +292,9 @@ def merge_bands(detections_by_band: Mapping, passing_by_band: Mapping,
     seed_ml = np.concatenate([ml[b][passing[b]] for b in bands])
     order = np.lexsort((seed_row, seed_band, -seed_ml))
     seed_band, seed_row = seed_band[order], seed_row[order]
+    dim = 3 if group is None else 4
     seed_xyz = (np.concatenate([xyz[b][passing[b]] for b in bands])[order]
-                if seed_row.size else np.zeros((0, 3)))
+                if seed_row.size else np.zeros((0, dim)))
     # Neighbours of every candidate seed in every band (one vectorised query per band).
     neigh = {b: (trees[b].query_ball_point(seed_xyz, chord) if trees[b] is not None
                  else [[] for _ in range(seed_row.size)]) for b in bands}
@@ -594,6 +608,307 @@ def spurious_probability(catalog, reliability, bands=None,
     return out
 
 
+# --------------------------------------------------------------------------- merged reliability
+#: Columns of :func:`replica_catalogues`.
+MERGED_COLUMNS = ("replica", "best_band", "det_ml", "exposure_ks", "n_bands_passing", "real")
+
+
+def replica_catalogues(detections: pd.DataFrame, thresholds: pd.DataFrame, level: float,
+                       bands, radius_arcsec: float) -> pd.DataFrame:
+    """The band-merged catalogue of every replica at one reliability level.
+
+    Exactly the selection and merging of the real catalogue
+    (:func:`select_above_threshold`, :func:`merge_bands`), run on all
+    replicas at once (never merging across replicas). A merged source is
+    real when the detection that gives its position (its best band) is
+    matched to an input (:func:`xsurvey.simulate.match_sources`).
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        Replica detections of all bands (:data:`xsurvey.simulate.DETECTION_COLUMNS`).
+    thresholds : pandas.DataFrame
+        Per-band thresholds (``band, exp_lo_ks, exp_hi_ks, reliability,
+        det_ml_threshold``) of the level.
+    level : float
+        Reliability level selected from ``thresholds``.
+    bands : sequence of str
+        Bands, instrument order.
+    radius_arcsec : float
+        Merging radius.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`MERGED_COLUMNS`: one row per merged source.
+    """
+    by_band, passing = {}, {}
+    for b in bands:
+        d = detections[detections["band"].astype(str).to_numpy() == b].reset_index(drop=True)
+        by_band[b] = d
+        passing[b] = select_above_threshold(d, thresholds, level, band=b)
+    master = merge_bands(by_band, passing, radius_arcsec, bands, group="replica")
+    n = len(master)
+    out = {"replica": np.zeros(n, np.int64), "best_band": master.best_band.astype(str),
+           "det_ml": np.zeros(n), "exposure_ks": np.zeros(n),
+           "n_bands_passing": np.sum([master.passing[b] for b in bands], axis=0,
+                                     dtype=np.int16) if n else np.zeros(0, np.int16),
+           "real": np.zeros(n, bool)}
+    for b in bands:
+        sel = out["best_band"] == b
+        rows = master.index[b][sel]
+        d = by_band[b]
+        out["replica"][sel] = d["replica"].to_numpy()[rows]
+        out["det_ml"][sel] = d["det_ml"].to_numpy(float)[rows]
+        out["exposure_ks"][sel] = d["exposure_ks"].to_numpy(float)[rows]
+        out["real"][sel] = d["input_id"].to_numpy()[rows] >= 0
+    return pd.DataFrame(out)
+
+
+def merged_thresholds(detections: pd.DataFrame, curves: pd.DataFrame, level: float, bands,
+                      radius_arcsec: float, raise_levels: bool = True, max_level: float = 0.9995,
+                      iterations: int = 10):
+    """Per-band thresholds with which the replicas' merged catalogue reaches ``level``.
+
+    The per-band thresholds of a common per-band reliability ``L' >= level``
+    (:func:`xsurvey.calibrate.threshold_for_reliability` on each band's
+    curve); ``L'`` is the smallest value (bisection in ``-log(1 - L')``)
+    at which the fraction of real sources in the merged catalogues of all
+    replicas (:func:`replica_catalogues`) is at least ``level``. Sources
+    best in a sub-band are less reliable than a band's detections at the
+    same DET_ML (a real source is rarely best in a sub-band), so ``L' =
+    level`` alone leaves the merged catalogue below its nominal reliability.
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        Replica detections of all bands.
+    curves : pandas.DataFrame
+        Reliability curves of all bands (``band`` column).
+    level : float
+        Reliability wanted for the merged catalogue.
+    bands : sequence of str
+    radius_arcsec : float
+        Merging radius.
+    raise_levels : bool
+        False: keep ``L' = level`` (per-band thresholds only) and report the
+        merged reliability reached.
+    max_level : float
+        Largest per-band level tried.
+    iterations : int
+        Bisection steps.
+
+    Returns
+    -------
+    thresholds : pandas.DataFrame
+        Per band and interval: ``band, exp_lo_ks, exp_hi_ks, reliability``
+        (= ``level``), ``band_reliability`` (L'), ``det_ml_threshold,
+        n_detected, reliability_at_threshold, merged_reliability`` (reached).
+    merged : pandas.DataFrame
+        :func:`replica_catalogues` with these thresholds.
+    """
+    def evaluate(band_level):
+        thr = calibrate.threshold_for_reliability(curves, [band_level])
+        merged = replica_catalogues(detections, thr, band_level, bands, radius_arcsec)
+        reached = float(merged["real"].mean()) if len(merged) else float("nan")
+        return thr, merged, reached
+
+    def ok(trial):          # an empty catalogue (no threshold reachable) counts as reached
+        return not trial[2] < level
+
+    best = evaluate(level)
+    log.info("merged catalogue at per-band reliability %.4g: reliability %.4f (%d sources)",
+             level, best[2], len(best[1]))
+    if raise_levels and not ok(best):
+        lo, hi = -np.log10(1 - level), -np.log10(1 - max_level)
+        best = evaluate(max_level)
+        if not ok(best):
+            log.warning("merged catalogue stays at reliability %.4f < %.4g even with "
+                        "per-band thresholds of reliability %.4g", best[2], level, max_level)
+        else:
+            for _ in range(int(iterations)):
+                mid = 0.5 * (lo + hi)
+                trial = evaluate(1 - 10 ** -mid)
+                if ok(trial):
+                    hi, best = mid, trial
+                else:
+                    lo = mid
+        log.info("merged catalogue at per-band reliability %.5g: reliability %.4f "
+                 "(%d sources)", float(best[0]["reliability"].iloc[0]), best[2], len(best[1]))
+    thr, merged, reached = best
+    thr = thr.rename(columns={"reliability": "band_reliability"})
+    thr.insert(list(thr.columns).index("band_reliability"), "reliability", float(level))
+    thr["merged_reliability"] = reached
+    return thr, merged
+
+
+def _band_intervals(thresholds: pd.DataFrame, band: str) -> np.ndarray:
+    """Exposure-interval edges (ks) of one band in a thresholds table."""
+    t = thresholds[thresholds["band"].astype(str) == band]
+    pairs = t[["exp_lo_ks", "exp_hi_ks"]].drop_duplicates().sort_values("exp_lo_ks").to_numpy(
+        float)
+    return np.append(pairs[:, 0], pairs[-1, 1]) if len(pairs) else np.zeros(0)
+
+
+def merged_reliability(merged: pd.DataFrame, thresholds: pd.DataFrame, level: float,
+                       min_per_bin: int = 200, max_bins: int = 30) -> pd.DataFrame:
+    """Probability that a catalogue source is spurious, from the replicas' merged catalogues.
+
+    Per best band, exposure interval (the band's intervals in
+    ``thresholds``) and class -- sources passing the threshold in one band
+    only, or in several -- the merged sources are binned in DET_ML of the
+    best band (quantile bins of at least ``min_per_bin`` sources) and the
+    spurious fraction of each bin is made non-increasing with DET_ML
+    (weighted isotonic regression, ``scipy.optimize``). A source that passes
+    in one band only is more often spurious than one of the same DET_ML that
+    passes in several (a real source is usually seen in overlapping bands).
+
+    Parameters
+    ----------
+    merged : pandas.DataFrame
+        :func:`replica_catalogues` output of one level.
+    thresholds : pandas.DataFrame
+        Thresholds of the level (their ``band`` and intervals).
+    level : float
+        Reliability level (written to the ``reliability`` column).
+    min_per_bin, max_bins : int
+        DET_ML binning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``reliability, best_band, single_band, exp_lo_ks, exp_hi_ks, det_ml_lo,
+        det_ml_hi, n, n_spurious, p_spurious``; :func:`merged_p_spurious`
+        extends the first and last bins of an interval to all DET_ML.
+    """
+    from scipy.optimize import isotonic_regression
+
+    best = merged["best_band"].astype(str).to_numpy()
+    single = merged["n_bands_passing"].to_numpy() <= 1
+    det_ml = merged["det_ml"].to_numpy(float)
+    spurious = ~merged["real"].to_numpy(bool)
+    rows = []
+    for band, one in itertools.product(dict.fromkeys(best), (True, False)):
+        edges = _band_intervals(thresholds, band)
+        k = calibrate.assign_interval(merged["exposure_ks"].to_numpy(float), edges)
+        for i in range(edges.size - 1):
+            sel = (best == band) & (single == one) & (k == i)
+            if not sel.any():
+                continue
+            ml, spur = det_ml[sel], spurious[sel]
+            nbin = int(min(max_bins, max(1, ml.size // max(int(min_per_bin), 1))))
+            cuts = np.unique(np.quantile(ml, np.linspace(0.0, 1.0, nbin + 1)))
+            if cuts.size == 1:
+                cuts = np.array([cuts[0], cuts[0]])
+            b = np.clip(np.searchsorted(cuts, ml, side="right") - 1, 0, cuts.size - 2)
+            n = np.bincount(b, minlength=cuts.size - 1)
+            ns = np.bincount(b, weights=spur, minlength=cuts.size - 1)
+            used = n > 0
+            p = isotonic_regression(ns[used] / n[used], weights=n[used], increasing=False).x
+            for lo, hi, nn, nsp, pp in zip(cuts[:-1][used], cuts[1:][used], n[used], ns[used],
+                                           p, strict=True):
+                rows.append((level, band, one, edges[i], edges[i + 1], lo, hi, int(nn),
+                             int(nsp), float(pp)))
+    return pd.DataFrame(rows, columns=["reliability", "best_band", "single_band", "exp_lo_ks",
+                                       "exp_hi_ks", "det_ml_lo", "det_ml_hi", "n",
+                                       "n_spurious", "p_spurious"])
+
+
+def merged_p_spurious(best_band, n_bands_passing, det_ml, exposure_ks, table: pd.DataFrame,
+                      level: float) -> np.ndarray:
+    """Spurious probability of catalogue sources from :func:`merged_reliability`.
+
+    The value of the DET_ML bin of the source's best band, class (passing
+    in one band or several) and exposure interval, the first and last bins
+    extended to all DET_ML. A source in an interval without merged replica
+    sources of its kind takes the nearest interval below (or the first); a
+    best band and class without any, the other class of the band; a band
+    without any, the spurious fraction of its class over all bands.
+    """
+    t = table[np.isclose(table["reliability"].to_numpy(float), float(level), atol=1e-9)]
+    best = np.asarray(best_band).astype(str)
+    single = np.asarray(n_bands_passing) <= 1
+    ml = np.asarray(det_ml, float)
+    expo = np.asarray(exposure_ks, float)
+    out = np.full(best.size, np.nan)
+    t_single = t["single_band"].astype(bool).to_numpy()
+    for (band, one), idx in pd.DataFrame({"b": best, "s": single}).groupby(
+            ["b", "s"], sort=False).indices.items():
+        g = t[(t["best_band"].astype(str).to_numpy() == band) & (t_single == one)]
+        if g.empty:
+            g = t[t["best_band"].astype(str).to_numpy() == band]
+        if g.empty:     # no merged replica source of this best band: the class's fraction
+            cls = t[t_single == one] if (t_single == one).any() else t
+            out[idx] = cls["n_spurious"].sum() / max(cls["n"].sum(), 1)
+            continue
+        lows = np.unique(g["exp_lo_ks"].to_numpy(float))
+        # interval of each source: the last one starting at or below its exposure
+        k = np.clip(np.searchsorted(lows, expo[idx], side="right") - 1, 0, lows.size - 1)
+        for i, lo in enumerate(lows):
+            rows = g[g["exp_lo_ks"].to_numpy(float) == lo]
+            mine = idx[k == i]
+            j = np.searchsorted(rows["det_ml_hi"].to_numpy(float), ml[mine], side="left")
+            out[mine] = rows["p_spurious"].to_numpy(float)[np.minimum(j, len(rows) - 1)]
+    return out
+
+
+def catalog_p_spurious(catalog, table: pd.DataFrame, level: float) -> np.ndarray:
+    """:func:`merged_p_spurious` of catalogue sources (their best band's DET_ML and exposure)."""
+    best = np.asarray(catalog["best_band"]).astype(str)
+    ml = np.full(best.size, np.nan)
+    expo = np.full(best.size, np.nan)
+    for b in dict.fromkeys(best):
+        sel = best == b
+        ml[sel] = _col(catalog, f"det_ml_{band_suffix(b)}", "catalogue")[sel]
+        expo[sel] = _col(catalog, f"exposure_ks_{band_suffix(b)}", "catalogue")[sel]
+    return merged_p_spurious(best, _col(catalog, "n_bands_passing", "catalogue"), ml, expo,
+                             table, level)
+
+
+def merged_summary(merged: pd.DataFrame, n_replicas: int,
+                   spurious_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Numbers per replica of the merged catalogues: overall, by best band, by bands passing.
+
+    With the :func:`merged_reliability` table, ``expected_spurious`` is the
+    sum of the sources' spurious probabilities: where it matches
+    ``n_spurious`` within a group (e.g. sources passing in one band only),
+    the variable of that group adds nothing to (best band, DET_ML,
+    exposure interval).
+
+    Parameters
+    ----------
+    merged : pandas.DataFrame
+        :func:`replica_catalogues` rows of all levels with a ``reliability`` column.
+    n_replicas : int
+    spurious_table : pandas.DataFrame, optional
+        :func:`merged_reliability` of all levels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``reliability, group, value, n_sources, n_spurious, expected_spurious,
+        merged_reliability`` (numbers per replica; group ``all``,
+        ``best_band`` or ``n_bands_passing``).
+    """
+    rows = []
+    for level, m in merged.groupby("reliability", sort=True):
+        spur = ~m["real"].to_numpy(bool)
+        expected = (merged_p_spurious(m["best_band"], m["n_bands_passing"], m["det_ml"],
+                                      m["exposure_ks"], spurious_table, level)
+                    if spurious_table is not None else np.full(len(m), np.nan))
+        groups = [("all", np.full(len(m), "all"))]
+        groups += [(c, m[c].astype(str).to_numpy()) for c in ("best_band", "n_bands_passing")]
+        for name, labels in groups:
+            for value in dict.fromkeys(labels):
+                sel = labels == value
+                rows.append((level, name, value, sel.sum() / n_replicas,
+                             spur[sel].sum() / n_replicas,
+                             np.nansum(expected[sel]) / n_replicas, 1.0 - spur[sel].mean()))
+    return pd.DataFrame(rows, columns=["reliability", "group", "value", "n_sources",
+                                       "n_spurious", "expected_spurious",
+                                       "merged_reliability"])
+
+
 def expected_spurious_in_catalog(catalog, reliability, kind: str = "differential") -> float:
     """Expected number of spurious sources: sum over sources of (1 - reliability).
 
@@ -820,8 +1135,12 @@ def make_catalog(detections_by_band: Mapping, maps_by_band: Mapping, wcs, thresh
         ``band -> {"counts", "background", "exposure"}`` stack mosaics.
     wcs : astropy.wcs.WCS
         Grid of the mosaics.
-    thresholds, reliability : pandas.DataFrame
-        Calibration tables of the stack (all bands).
+    thresholds : pandas.DataFrame
+        Thresholds of the stack (all bands).
+    reliability : pandas.DataFrame
+        Spurious probabilities: the merged-catalogue table
+        (:func:`merged_reliability`, ``merged_reliability.csv``; has
+        ``best_band``), or per-band reliability curves (``reliability.csv``).
     instrument : xsurvey.instrument.Instrument
     level : float
         Reliability level (e.g. 0.95).
@@ -839,44 +1158,82 @@ def make_catalog(detections_by_band: Mapping, maps_by_band: Mapping, wcs, thresh
                                      maps_by_band[b]["background"], maps_by_band[b]["exposure"],
                                      wcs, apertures[b]) for b in bands}
     letters = {b: instrument.band(b).letter for b in bands}
-    return build_catalog(master, detections_by_band, letters, forced, apertures, reliability,
-                         prefix, meta={"RELLEVEL": (level, "reliability of the thresholds"),
-                                       **(meta or {})})
+    merged = reliability is not None and "best_band" in reliability.columns
+    cat = build_catalog(master, detections_by_band, letters, forced, apertures,
+                        None if merged else reliability, prefix,
+                        meta={"RELLEVEL": (level, "reliability of the thresholds"),
+                              **(meta or {})})
+    if merged and len(cat):
+        cat["p_spurious"][:] = catalog_p_spurious(cat, reliability, level)
+        cat["p_spurious"].description = ("probability that the source is spurious: the "
+                                         "replicas' merged catalogues at its best band, "
+                                         "DET_ML and exposure interval")
+    return cat
 
 
 def truth_match(catalog: Table, detections_by_band: Mapping, truth: Table, wcs,
-                radius_arcsec: float) -> dict:
+                radius_arcsec: float, expected_counts: Mapping | None = None, psf=None,
+                aperture_arcsec: float = 20.0, rule: str = "flux",
+                share: float = 0.25) -> dict:
     """Match catalogue sources to a known input list exactly as the replicas are matched.
 
     In every band all detections (not only the catalogue's) are matched
-    one-to-one to the true sources within ``radius_arcsec``, brightest input
-    first (:func:`xsurvey.simulate.match_one_to_one`, inputs ranked by their
-    flux in that band, column ``flux_<band>`` of ``truth``); a catalogue
-    source is true when the detection that gives its position (best band) is
-    matched. This is the definition of "matched" behind the reliability
-    curves, so the number of unmatched sources compares with the expected
-    spurious count.
+    one-to-one to the true sources (:func:`xsurvey.simulate.match_sources`
+    with the replicas' rule): with ``rule="flux"`` a detection is real only
+    when one true source within ``radius_arcsec`` gives at least ``share``
+    of its net counts, from the true source's expected counts in the band
+    (``expected_counts``) times the PSF fraction in the aperture. A
+    catalogue source is true when the detection that gives its position
+    (best band) is matched. This is the definition of "real" behind the
+    calibration, so the number of unmatched sources compares with NSPUR.
+
+    Parameters
+    ----------
+    catalog : astropy.table.Table
+    detections_by_band : dict
+        ``band -> detection table`` (``x, y, net``).
+    truth : astropy.table.Table
+        ``id, ra, dec, flux_<band>``.
+    wcs : astropy.wcs.WCS
+        Grid of the detections' pixel positions.
+    radius_arcsec : float
+        Match radius.
+    expected_counts : dict, optional
+        ``band -> array`` of each true source's expected total counts in the
+        stack (needed by the ``flux`` rule).
+    psf : xsurvey.psf.RadialPSF, optional
+        For the aperture fraction (``flux`` rule).
+    aperture_arcsec : float
+        Photometry aperture radius.
+    rule : {"flux", "position"}
+    share : float
 
     Returns
     -------
     dict of numpy.ndarray
-        ``matched`` (bool), ``truth_id`` (-1 if unmatched), ``separation_arcsec``.
+        ``matched`` (bool), ``truth_id`` (-1 if unmatched), ``separation_arcsec``,
+        ``input_share`` (expected counts of the matched source in the
+        aperture / net counts).
     """
-    from .simulate import match_one_to_one
+    from .simulate import match_sources
 
     pix = abs(float(wcs.wcs.cdelt[0])) * 3600.0
     tx, ty = wcs.wcs_world2pix(np.asarray(truth["ra"], float), np.asarray(truth["dec"], float), 0)
     n = len(catalog)
     out = {"matched": np.zeros(n, bool), "truth_id": np.full(n, -1, np.int64),
-           "separation_arcsec": np.full(n, np.nan)}
+           "separation_arcsec": np.full(n, np.nan), "input_share": np.full(n, np.nan)}
     best = np.asarray(catalog["best_band"]).astype(str)
     for band, det in detections_by_band.items():
         rows = np.flatnonzero(best == band)
         if rows.size == 0 or len(det) == 0:
             continue
         dx, dy = np.asarray(det["x"], float), np.asarray(det["y"], float)
-        to_truth, sep = match_one_to_one(dx, dy, tx, ty, np.asarray(truth[f"flux_{band}"]),
-                                         radius_arcsec / pix)
+        mu = (np.asarray(expected_counts[band], float) if expected_counts is not None
+              else np.zeros(len(truth)))
+        to_truth, sep, frac = match_sources(
+            dx, dy, np.asarray(det["net"], float), tx, ty, mu,
+            np.asarray(truth[f"flux_{band}"]), radius_arcsec / pix,
+            lambda d: psf.aperture_fraction(np.asarray(d) * pix, aperture_arcsec), rule, share)
         # the catalogue position is that of its best-band detection
         cx, cy = wcs.wcs_world2pix(np.asarray(catalog["ra"])[rows],
                                    np.asarray(catalog["dec"])[rows], 0)
@@ -887,6 +1244,52 @@ def truth_match(catalog: Table, detections_by_band: Mapping, truth: Table, wcs,
         out["truth_id"][rows] = np.where(hit >= 0, np.asarray(truth["id"])[np.maximum(hit, 0)],
                                          -1)
         out["separation_arcsec"][rows] = sep[nearest] * pix
+        out["input_share"][rows] = frac[nearest]
+    return out
+
+
+def poisson_two_sided(observed: int, expected: float) -> float:
+    """Two-sided Poisson probability of a count at least as far from ``expected``.
+
+    ``2 min(P(N <= observed), P(N >= observed))``, at most 1: the
+    consistency of a spurious count with its expectation (NSPUR).
+    """
+    from scipy import stats
+
+    observed, expected = int(observed), float(expected)
+    if expected <= 0:
+        return 1.0 if observed == 0 else 0.0
+    return float(min(1.0, 2 * min(stats.poisson.cdf(observed, expected),
+                                  stats.poisson.sf(observed - 1, expected))))
+
+
+def stack_expected_counts(source_tables, truth: Table, bands) -> dict:
+    """Expected counts of every true source in a stack, per band (demo truth).
+
+    Parameters
+    ----------
+    source_tables : sequence of astropy.table.Table
+        The demo's per-observation truth tables of the stack's observations
+        (``id``, ``mu_<band>``: expected counts of the whole PSF in that
+        observation, with its exposure, vignetting and epoch variability).
+    truth : astropy.table.Table
+        Truth list (``id``).
+    bands : sequence of str
+
+    Returns
+    -------
+    dict
+        ``band -> array`` aligned with ``truth``.
+    """
+    ids = np.asarray(truth["id"], np.int64)
+    order = np.argsort(ids)
+    out = {b: np.zeros(ids.size) for b in bands}
+    for t in source_tables:
+        if len(t) == 0:
+            continue
+        rows = order[np.searchsorted(ids, np.asarray(t["id"], np.int64), sorter=order)]
+        for b in bands:
+            np.add.at(out[b], rows, np.asarray(t[f"mu_{b}"], float))
     return out
 
 

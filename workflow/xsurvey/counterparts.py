@@ -540,13 +540,12 @@ def _require_overlap(covered: np.ndarray, catalog: Table, ra, dec) -> None:
 # --------------------------------------------------------------------------- spectral / chance
 def band_flux_conversion(from_band_kev, to_band_kev, photon_index: float = 1.8,
                          nh_cm2: float = 0.0, redshift: float = 0.0,
-                         nh_galactic_cm2: float = 0.0) -> float:
+                         nh_galactic_cm2: float = 0.0, absorber: str = "transmitted") -> float:
     """Energy-flux ratio F(to band) / F(from band) of an absorbed power law.
 
-    ``N(E) = E^-Gamma exp(-N_H sigma(E (1+z))) exp(-N_H,gal sigma(E))``
-    (:func:`xsurvey.spectral.absorbed_powerlaw`, band fluxes by
-    :func:`xsurvey.spectral.band_energy_flux`). Multiply a NuSTAR band flux
-    by this to predict the flux in a soft band.
+    The band energy fluxes of :func:`xsurvey.spectral.photon_spectrum`
+    (:func:`xsurvey.spectral.fold`). Multiply a NuSTAR band flux by this to
+    predict the flux in a soft band.
 
     Parameters
     ----------
@@ -558,18 +557,16 @@ def band_flux_conversion(from_band_kev, to_band_kev, photon_index: float = 1.8,
     redshift : float
     nh_galactic_cm2 : float
         Galactic column density (cm^-2), z = 0, photoelectric only.
+    absorber : str
+        Intrinsic absorber (:data:`xsurvey.spectral.ABSORBERS`).
 
     Returns
     -------
     float
     """
-    def spec(e):
-        return (spectral.absorbed_powerlaw(e, photon_index, nh_cm2, redshift)
-                * spectral.absorbed_powerlaw(e, 0.0, nh_galactic_cm2, 0.0, "photoelectric"))
-
-    (a0, a1), (b0, b1) = from_band_kev, to_band_kev
-    return float(spectral.band_energy_flux(spec, float(b0), float(b1))
-                 / spectral.band_energy_flux(spec, float(a0), float(a1)))
+    flux, _ = spectral.fold([to_band_kev, from_band_kev], photon_index, nh_cm2, redshift,
+                            nh_galactic_cm2, absorber)
+    return float(flux[0] / flux[1])
 
 
 def chance_probability(radius_arcsec, density_arcsec2):

@@ -15,7 +15,7 @@ observations or epochs exist.
 
 Energy bands may overlap (NuSTAR: 3-24 = 3-8 + 8-24 and 8-24 = 8-16 + 16-24).
 Background and events are built on the disjoint *elementary* intervals cut
-by all band edges (:func:`elementary_bands`), so a composite band's
+by all band edges (:func:`xsurvey.instrument.elementary_bands`), so a composite band's
 background map and events are exactly the sum of its elementary parts.
 
 Units: energies keV, fluxes erg cm^-2 s^-1, exposure s, background maps
@@ -34,24 +34,17 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
-from scipy.optimize import nnls
 
 from . import __version__, spectral
-from .instrument import Band, Instrument
+from .instrument import Instrument, elementary_bands
 from .io import atomic_path, events_wcs_keywords, write_image
 from .mosaic import tan_wcs
-from .sky import (
-    BrokenPowerLawCounts,
-    counts_model_from_config,
-    draw_positions,
-    draw_sources,
-    region_area_deg2,
-)
+from .population import powerlaw_energy_flux
+from .sky import BrokenPowerLawCounts, draw_positions, draw_sources, region_area_deg2
 
 __all__ = [
     "BACKGROUND_COMPONENTS",
     "SimulatedObservation",
-    "elementary_bands",
     "epoch_factor",
     "make_ancillary_catalogs",
     "make_demo_sky",
@@ -63,10 +56,8 @@ __all__ = [
 #: Background map components, in the order of the FITS extensions.
 BACKGROUND_COMPONENTS = ("INTERNAL", "APERTURE", "FCXB")
 
-#: Energy-grid step (keV) for the spectral integrals and the event energies.
+#: Energy-grid step (keV) of the event energies' distribution.
 ENERGY_STEP_KEV = 0.02
-#: Grid step (keV) for the soft (ancillary) band integrals.
-SOFT_STEP_KEV = 0.005
 #: Demo mission elapsed time zero (the NuSTAR convention): 2010-01-01T00:00:00 TT.
 DEMO_MJDREF = 55197
 DEMO_TIME_ZERO = datetime(2010, 1, 1)
@@ -78,8 +69,6 @@ SOFT_EXTRA_SLOPE = 1.5
 OPTICAL_COUNT_SLOPE = 0.33
 #: Block size of the per-epoch variability streams (ids per SeedSequence).
 _VAR_BLOCK = 4096
-#: Sources per chunk in the vectorised spectral integrals (memory bound).
-_CHUNK = 2048
 
 
 # --------------------------------------------------------------------------- seeds / config
@@ -128,103 +117,33 @@ def _row_value(row, key, default=None):
 
 
 # --------------------------------------------------------------------------- bands / spectra
-def elementary_bands(instrument: Instrument):
-    """Disjoint elementary energy intervals cut by all band edges.
-
-    Parameters
-    ----------
-    instrument : Instrument
-
-    Returns
-    -------
-    elements : list of Band
-        Elementary intervals in increasing energy (only those inside at least
-        one band). When an interval is itself a band, that band is returned;
-        otherwise its background share and fCXB share are the non-negative
-        least-squares solution of "band value = sum of its elementary parts"
-        over all bands and its vignetting is that of the narrowest band that
-        contains it.
-    members : dict
-        Band name -> tuple of indices into ``elements`` whose union is the band.
-    """
-    bands = list(instrument.bands.values())
-    edges = sorted({b.e_lo_kev for b in bands} | {b.e_hi_kev for b in bands})
-
-    def within(lo, hi, b):
-        return b.e_lo_kev <= lo and hi <= b.e_hi_kev
-
-    ivs = [(lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)
-           if any(within(lo, hi, b) for b in bands)]
-    members = {b.name: tuple(i for i, (lo, hi) in enumerate(ivs) if within(lo, hi, b))
-               for b in bands}
-    by_range = {(b.e_lo_kev, b.e_hi_kev): b for b in bands}
-    if all(iv in by_range for iv in ivs):
-        return [by_range[iv] for iv in ivs], members
-    m = np.array([[1.0 if i in members[b.name] else 0.0 for i in range(len(ivs))] for b in bands])
-    share, _ = nnls(m, np.array([b.background_share for b in bands]))
-    fshare, _ = nnls(m, np.array([b.background_share * b.fcxb_fraction for b in bands]))
-    elements = []
-    for i, (lo, hi) in enumerate(ivs):
-        if (lo, hi) in by_range:
-            elements.append(by_range[(lo, hi)])
-            continue
-        narrow = min((b for b in bands if within(lo, hi, b)),
-                     key=lambda b: b.e_hi_kev - b.e_lo_kev)
-        elements.append(Band(
-            name=f"{lo:g}-{hi:g}", e_lo_kev=lo, e_hi_kev=hi, letter="",
-            vignetting_half_arcmin=narrow.vignetting_half_arcmin,
-            background_share=float(share[i]),
-            fcxb_fraction=float(fshare[i] / share[i]) if share[i] > 0 else 0.0,
-        ))
-    return elements, members
-
-
-def _vignetting(instrument: Instrument, band: Band, theta_arcmin):
-    if instrument.bands.get(band.name) == band:
-        return instrument.vignetting(band.name, theta_arcmin)
-    return dataclasses.replace(instrument, bands={band.name: band}).vignetting(
-        band.name, theta_arcmin)
-
-
 def _grid(e_lo, e_hi, step):
     return np.linspace(e_lo, e_hi, max(int(np.ceil((e_hi - e_lo) / step - 1e-9)), 8) + 1)
 
 
-def _photon_spectra(instrument, energy, gamma, nh, z):
-    """Photon spectra (unit norm at 1 keV) of many sources, shape (n_src, n_energy).
+def _spectra(truth) -> tuple:
+    """``(photon_index, nh, redshift)`` columns of a truth table."""
+    return tuple(np.asarray(truth[c], dtype=float) for c in ("photon_index", "nh", "redshift"))
 
-    Intrinsic absorption with the instrument's absorber model, Galactic
-    photoelectric absorption at z = 0.
+
+def source_rates(instrument: Instrument, truth: Table, bands) -> np.ndarray:
+    """Count rates (ct/s, one module on axis) of truth sources in bands.
+
+    ``norm x`` :meth:`~xsurvey.instrument.Instrument.fold` of each source's
+    own spectrum.
+
+    Parameters
+    ----------
+    bands : sequence of Band
+        E.g. the elementary intervals of :func:`~xsurvey.instrument.elementary_bands`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_sources, n_bands)``.
     """
-    spec = spectral.absorbed_powerlaw(energy[None, :], gamma[:, None], nh[:, None], z[:, None],
-                                      instrument.absorber)
-    gal = spectral.absorbed_powerlaw(energy, 0.0, instrument.nh_galactic_cm2, 0.0,
-                                     "photoelectric")
-    return spec * gal[None, :]
-
-
-def _unit_energy_fluxes(instrument, gamma, nh, z, intervals, step):
-    """Energy flux (erg cm^-2 s^-1) per interval of unit-normalised spectra, (n_src, n_int)."""
-    out = np.empty((gamma.size, len(intervals)))
-    for j, (lo, hi) in enumerate(intervals):
-        e = _grid(lo, hi, step)
-        for s in range(0, gamma.size, _CHUNK):
-            sl = slice(s, s + _CHUNK)
-            spec = _photon_spectra(instrument, e, gamma[sl], nh[sl], z[sl])
-            out[sl, j] = np.trapezoid(spec * e, e, axis=1) * spectral.KEV_TO_ERG
-    return out
-
-
-def _normalisations(instrument, truth_like, elements, members):
-    """Spectral normalisation (photons cm^-2 s^-1 keV^-1 at 1 keV) and unit fluxes."""
-    gamma = np.asarray(truth_like["photon_index"], dtype=float)
-    nh = np.asarray(truth_like["nh"], dtype=float)
-    z = np.asarray(truth_like["redshift"], dtype=float)
-    unit = _unit_energy_fluxes(instrument, gamma, nh, z,
-                               [(b.e_lo_kev, b.e_hi_kev) for b in elements], ENERGY_STEP_KEV)
-    ref = list(members[instrument.reference_band])
-    norm = np.asarray(truth_like["flux_ref"], dtype=float) / unit[:, ref].sum(axis=1)
-    return norm, unit
+    _, rate = instrument.fold([(b.e_lo_kev, b.e_hi_kev) for b in bands], *_spectra(truth))
+    return np.asarray(truth["norm"], dtype=float)[:, None] * rate
 
 
 def region_area_arcmin2(demo_cfg: dict) -> float:
@@ -232,7 +151,7 @@ def region_area_arcmin2(demo_cfg: dict) -> float:
     return float(region_area_deg2(_need(demo_cfg, "sky_size_arcmin"))) * 3600.0
 
 
-def unresolved_rate_arcmin2(instrument, truth, elements, members, flux_limit: float,
+def unresolved_rate_arcmin2(instrument, truth, elements, flux_limit: float,
                             area_arcmin2: float) -> np.ndarray:
     """Mean on-axis count rate per arcmin^2 of truth sources fainter than ``flux_limit``.
 
@@ -250,32 +169,21 @@ def unresolved_rate_arcmin2(instrument, truth, elements, members, flux_limit: fl
     faint = truth[np.asarray(truth["flux_ref"], float) < flux_limit]
     if len(faint) == 0:
         return np.zeros(len(elements))
-    norm, _ = _normalisations(instrument, faint, elements, members)
-    gamma = np.asarray(faint["photon_index"], float)
-    nh = np.asarray(faint["nh"], float)
-    z = np.asarray(faint["redshift"], float)
-    rates = []
-    for b in elements:
-        e = _grid(b.e_lo_kev, b.e_hi_kev, ENERGY_STEP_KEV)
-        spec = _photon_spectra(instrument, e, gamma, nh, z)
-        rates.append(float(np.sum(norm * np.trapezoid(spec * instrument.effective_area(e)[None, :],
-                                                      e, axis=1))) / area_arcmin2)
-    return np.asarray(rates)
+    return source_rates(instrument, faint, elements).sum(axis=0) / area_arcmin2
 
 
 # --------------------------------------------------------------------------- truth sky
-def make_demo_sky(instrument: Instrument, demo_cfg: dict) -> Table:
-    """Draw the demo truth sky.
+def make_demo_sky(instrument: Instrument, demo_cfg: dict, population) -> Table:
+    """Draw the demo truth sky from the source population.
 
     Sources are drawn over the square ``sky_center_deg`` / ``sky_size_arcmin``
-    from the ``lognlogs`` counts model (reference-band fluxes down to its
-    ``flux_min``). Each source has its own absorbed power law: photon index
-    ~ N(``photon_index.mean``, ``photon_index.sigma``); log N_H uniform within
-    a bin of ``log_nh.edges`` chosen with probabilities ``log_nh.fractions``;
-    redshift lognormal, ``median * exp(sigma_ln * N(0, 1))``; the absorber
-    sits at the source redshift and Galactic absorption
-    (``instrument.nh_galactic_cm2``, z = 0) is applied on top. A fraction
-    ``variable_fraction`` of sources is variable with amplitude
+    from the population (:class:`xsurvey.population.Population`: intrinsic
+    counts-band fluxes between its ``flux_min`` and ``flux_max``, and a
+    spectrum per source: photon index, intrinsic column at the source
+    redshift absorbing with the instrument's absorber, Galactic absorption
+    on top), the same population as the replicas'. Band fluxes are the
+    exact folding of each spectrum (:meth:`~xsurvey.instrument.Instrument.fold`).
+    A fraction ``variable_fraction`` of sources is variable with amplitude
     ``variability_sigma_dex`` (see :func:`epoch_factor`).
 
     Parameters
@@ -283,43 +191,26 @@ def make_demo_sky(instrument: Instrument, demo_cfg: dict) -> Table:
     instrument : Instrument
     demo_cfg : dict
         The ``demo`` section of ``config.yaml``.
+    population : xsurvey.population.Population
 
     Returns
     -------
     astropy.table.Table
-        Columns ``id`` (int64, from 1), ``ra``, ``dec`` (deg), ``flux_ref``
-        (reference-band observed energy flux, erg cm^-2 s^-1),
-        ``flux_<band>`` for every instrument band (same unit, from the
-        source's own spectrum; composite bands are exact sums of their
-        elementary parts), ``photon_index``, ``nh`` (intrinsic, cm^-2),
+        Columns ``id`` (int64, from 1), ``ra``, ``dec`` (deg), ``flux_int``
+        (intrinsic, unabsorbed energy flux in the population's counts band),
+        ``norm`` (photons cm^-2 s^-1 keV^-1 at 1 keV), ``flux_ref``
+        (reference-band observed energy flux, erg cm^-2 s^-1), ``flux_<band>``
+        for every instrument band (observed; composite bands are exact sums of
+        their elementary parts), ``photon_index``, ``nh`` (intrinsic, cm^-2),
         ``redshift``, ``variable`` (bool), ``var_amp_dex`` (sigma of log10
         flux between epochs; 0 for constant sources).
     """
     seed = _seed(demo_cfg)
     center, size = _sky_region(demo_cfg)
-    model = counts_model_from_config(_need(demo_cfg, "lognlogs"), where="demo.lognlogs")
-    src = draw_sources(_rng(seed, "sky", "sources"), model, center_deg=center, size_arcmin=size)
+    src = draw_sources(_rng(seed, "sky", "sources"), population.intrinsic, center_deg=center,
+                       size_arcmin=size)
     n = len(src)
-
-    rng = _rng(seed, "sky", "spectra")
-    pcfg = _need(demo_cfg, "photon_index")
-    gamma = rng.normal(float(_need(pcfg, "mean", "demo.photon_index")),
-                       float(_need(pcfg, "sigma", "demo.photon_index")), n)
-    ncfg = _need(demo_cfg, "log_nh")
-    fractions = np.asarray(_need(ncfg, "fractions", "demo.log_nh"), dtype=float)
-    edges = np.asarray(_need(ncfg, "edges", "demo.log_nh"), dtype=float)
-    if edges.size != fractions.size + 1 or np.any(np.diff(edges) <= 0) or np.any(fractions < 0):
-        raise ValueError(
-            f"demo.log_nh: need increasing edges (len {fractions.size + 1}) and non-negative "
-            f"fractions, got edges={edges.tolist()} fractions={fractions.tolist()}"
-        )
-    if not np.isclose(fractions.sum(), 1.0, atol=1e-3):
-        raise ValueError(f"demo.log_nh.fractions must sum to 1, got {fractions.sum():.4f}")
-    k = rng.choice(fractions.size, size=n, p=fractions / fractions.sum())
-    log_nh = edges[k] + rng.random(n) * (edges[k + 1] - edges[k])
-    zcfg = _need(demo_cfg, "redshift")
-    redshift = float(_need(zcfg, "median", "demo.redshift")) * np.exp(
-        float(_need(zcfg, "sigma_ln", "demo.redshift")) * rng.standard_normal(n))
+    gamma, nh, redshift = population.draw_spectra(_rng(seed, "sky", "spectra"), n)
 
     rng_var = _rng(seed, "sky", "variability")
     variable = rng_var.random(n) < float(_need(demo_cfg, "variable_fraction"))
@@ -329,24 +220,27 @@ def make_demo_sky(instrument: Instrument, demo_cfg: dict) -> Table:
     truth["id"] = src["id"]
     truth["ra"] = src["ra"]
     truth["dec"] = src["dec"]
-    truth["flux_ref"] = np.asarray(src["flux"], dtype=float)
-    params = {"photon_index": gamma, "nh": 10.0**log_nh, "redshift": redshift,
-              "flux_ref": truth["flux_ref"]}
-    elements, members = elementary_bands(instrument)
-    norm, unit = _normalisations(instrument, params, elements, members)
-    for name, idx in members.items():
-        truth[f"flux_{name}"] = norm * unit[:, list(idx)].sum(axis=1)
+    truth["flux_int"] = np.asarray(src["flux"], dtype=float)
+    truth["norm"] = truth["flux_int"] / powerlaw_energy_flux(gamma, *population.counts_band_kev)
+    flux, _ = instrument.fold(list(instrument.bands), gamma, nh, redshift)
+    for k, name in enumerate(instrument.bands):
+        truth[f"flux_{name}"] = truth["norm"] * flux[:, k]
         truth[f"flux_{name}"].unit = "erg / (cm2 s)"
+    truth["flux_ref"] = truth[f"flux_{instrument.reference_band}"]
     truth["photon_index"] = gamma
-    truth["nh"] = params["nh"]
+    truth["nh"] = nh
     truth["nh"].unit = "cm-2"
     truth["redshift"] = redshift
     truth["variable"] = variable
     truth["var_amp_dex"] = amp
     truth["ra"].unit = truth["dec"].unit = "deg"
-    truth["flux_ref"].unit = "erg / (cm2 s)"
+    for c in ("flux_int", "flux_ref"):
+        truth[c].unit = "erg / (cm2 s)"
+    truth["norm"].unit = "1 / (cm2 s keV)"
+    lo, hi = population.counts_band_kev
     truth.meta.update({"DEMOSEED": seed, "REFBAND": instrument.reference_band,
-                       "AREA": src.meta["AREA"], "EXPECTED": src.meta["EXPECTED"]})
+                       "CNTBAND": f"{lo:g}-{hi:g}", "AREA": src.meta["AREA"],
+                       "EXPECTED": src.meta["EXPECTED"]})
     return truth
 
 
@@ -364,8 +258,11 @@ def _truth_rows(truth: Table, ids: np.ndarray) -> np.ndarray:
 def epoch_factor(demo_seed: int, source_ids, epoch: str, truth: Table) -> np.ndarray:
     """Flux multiplier of sources in one epoch.
 
-    ``1`` exactly for constant sources and ``10**(var_amp_dex * z)`` with
-    ``z ~ N(0, 1)`` for variable ones. ``z`` depends only on (``demo_seed``,
+    ``1`` exactly for constant sources and ``10**(a z - a^2 ln(10) / 2)``
+    with ``a = var_amp_dex`` and ``z ~ N(0, 1)`` for variable ones: a
+    lognormal of mean 1, so that a variable source's mean flux over many
+    epochs is its ``flux_ref`` (the replicas' constant sources are drawn with
+    the same fluxes). ``z`` depends only on (``demo_seed``,
     source id, ``epoch``): ids are grouped in blocks of 4096 and each block
     has its own stream seeded by ``(seed, "variability", epoch, block)``, so
     the value does not depend on the other sources asked for, nor on which
@@ -403,7 +300,7 @@ def epoch_factor(demo_seed: int, source_ids, epoch: str, truth: Table) -> np.nda
         sel = blocks == b
         z[sel] = _rng(demo_seed, "variability", str(epoch), int(b)).standard_normal(
             _VAR_BLOCK)[vid[sel] % _VAR_BLOCK]
-    factor[var] = 10.0 ** (amp[var] * z)
+    factor[var] = 10.0 ** (amp[var] * z - 0.5 * np.log(10.0) * amp[var] ** 2)
     return factor.reshape(np.shape(source_ids))
 
 
@@ -633,16 +530,16 @@ def simulate_observation(instrument: Instrument, truth: Table, row, demo_cfg: di
         elem_bkg.append({
             "INTERNAL": np.where(inside, (1.0 - a - f) * base, 0.0),
             "APERTURE": a * base * grad,
-            "FCXB": np.where(inside, f * base * _vignetting(instrument, b, theta), 0.0),
+            "FCXB": np.where(inside, f * base * instrument.vignetting(b, theta), 0.0),
         })
     # the maps handed to the pipeline are "fitted": their FCXB also holds the mean
     # light of the faint sources (events below come from the sources themselves)
     fit_flux = float(demo_cfg.get("background_fit_flux", 0.0))
-    unresolved = (unresolved_rate_arcmin2(instrument, truth, elements, members, fit_flux,
+    unresolved = (unresolved_rate_arcmin2(instrument, truth, elements, fit_flux,
                                           region_area_arcmin2(demo_cfg))
                   if fit_flux > 0 else np.zeros(len(elements)))
     fitted = [{**comps, "FCXB": comps["FCXB"] + np.where(
-        inside, rate * pix_area * t_exp * _vignetting(instrument, b, theta), 0.0)}
+        inside, rate * pix_area * t_exp * instrument.vignetting(b, theta), 0.0)}
         for b, comps, rate in zip(elements, elem_bkg, unresolved, strict=True)]
     background = {name: {c: sum(fitted[i][c] for i in ids) for c in BACKGROUND_COMPONENTS}
                   for name, ids in members.items()}
@@ -705,20 +602,17 @@ def _source_events(instrument, truth, elements, members, wcs, inside, half_fov_p
     ids = np.asarray(truth["id"], dtype=np.int64)[sel]
     factor = epoch_factor(seed, ids, epoch, truth)
     sub = truth[sel]
-    norm, _ = _normalisations(instrument, sub, elements, members)
-    gamma = np.asarray(sub["photon_index"], float)
-    nh = np.asarray(sub["nh"], float)
-    z = np.asarray(sub["redshift"], float)
+    gamma, nh, z = _spectra(sub)
     ne = len(elements)
+    rates = source_rates(instrument, sub, elements)
     mu = np.zeros((sel.size, ne))
     pdfs = []
     for j, b in enumerate(elements):
-        e = _grid(b.e_lo_kev, b.e_hi_kev, ENERGY_STEP_KEV)
-        pdf = (_photon_spectra(instrument, e, gamma, nh, z)
-               * instrument.effective_area(e)[None, :])
-        rate = norm * np.trapezoid(pdf, e, axis=1)
-        mu[:, j] = rate * factor * t_exp * _vignetting(instrument, b, theta)
-        pdfs.append((e, pdf))
+        mu[:, j] = rates[:, j] * factor * t_exp * instrument.vignetting(b, theta)
+        e = _grid(b.e_lo_kev, b.e_hi_kev, ENERGY_STEP_KEV)       # event energies
+        pdfs.append((e, spectral.photon_spectrum(
+            e[None, :], gamma[:, None], nh[:, None], z[:, None], instrument.nh_galactic_cm2,
+            instrument.absorber) * instrument.effective_area(e)[None, :]))
 
     eef_tab, r_tab = instrument.psf.inverse_eef_table()
     eef_max = eef_tab[-1]
@@ -870,12 +764,8 @@ def _scatter(rng, ra, dec, sigma_arcsec):
 
 
 def _soft_fluxes(instrument, truth, e_lo, e_hi):
-    elements, members = elementary_bands(instrument)
-    norm, _ = _normalisations(instrument, truth, elements, members)
-    unit = _unit_energy_fluxes(
-        instrument, np.asarray(truth["photon_index"], float), np.asarray(truth["nh"], float),
-        np.asarray(truth["redshift"], float), [(e_lo, e_hi)], SOFT_STEP_KEV)
-    return norm * unit[:, 0]
+    flux, _ = instrument.fold([(e_lo, e_hi)], *_spectra(truth))
+    return np.asarray(truth["norm"], dtype=float) * flux[:, 0]
 
 
 def _spectroscopic_redshifts(rng, demo_cfg, mag, truth_id, truth):
@@ -883,18 +773,17 @@ def _spectroscopic_redshifts(rng, demo_cfg, mag, truth_id, truth):
 
     Objects with ``mag < demo.optical.redshift_mag_limit`` are measured with
     probability ``redshift_completeness``; counterparts of hard truth
-    sources (``truth_id >= 0``) get their truth redshift, other objects a
-    draw from the ``demo.redshift`` lognormal.
+    sources (``truth_id >= 0``) get their truth redshift, other objects the
+    redshift of a random truth source (the population's distribution).
     """
-    ocfg, zcfg = _need(demo_cfg, "optical"), _need(demo_cfg, "redshift")
+    ocfg = _need(demo_cfg, "optical")
     measured = ((mag < float(_need(ocfg, "redshift_mag_limit", "demo.optical")))
                 & (rng.random(mag.size)
                    < float(_need(ocfg, "redshift_completeness", "demo.optical"))))
-    z = float(_need(zcfg, "median", "demo.redshift")) * np.exp(
-        float(_need(zcfg, "sigma_ln", "demo.redshift")) * rng.standard_normal(mag.size))
+    pool = np.asarray(truth["redshift"], float)
+    z = rng.choice(pool, mag.size) if pool.size else np.full(mag.size, np.nan)
     own = truth_id >= 0
-    z[own] = np.asarray(truth["redshift"], float)[
-        np.searchsorted(np.asarray(truth["id"], np.int64), truth_id[own])]
+    z[own] = pool[np.searchsorted(np.asarray(truth["id"], np.int64), truth_id[own])]
     return np.where(measured, z, np.nan)
 
 
@@ -921,7 +810,7 @@ def make_ancillary_catalogs(instrument: Instrument, truth: Table, demo_cfg: dict
     position. Spectroscopic redshifts ``z_spec``: objects brighter than
     ``redshift_mag_limit`` get one with probability
     ``redshift_completeness`` -- the truth redshift for counterparts of hard
-    truth sources, a draw from ``demo.redshift`` for the others (NaN
+    truth sources, the redshift of a random truth source for the others (NaN
     otherwise).
 
     Catalogue rows are sorted by RA and numbered from 1.

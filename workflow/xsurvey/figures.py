@@ -8,6 +8,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .instrument import band_suffix  # noqa: E402
+
 plt.rcParams.update({
     "figure.dpi": 120, "savefig.dpi": 150, "font.size": 10, "axes.labelsize": 11,
     "legend.fontsize": 9, "xtick.direction": "in", "ytick.direction": "in",
@@ -151,6 +153,47 @@ def reliability_curves(curve, thresholds=None, title=""):
     ax.set_title(_band_title(curve, title))
     ax.legend(frameon=False, loc="lower right", title="Exposure (FPMA+B)",
               bbox_to_anchor=(1.0, 0.12))
+    fig.tight_layout()
+    return fig
+
+
+def merged_reliability_curves(merged, title=""):
+    """Reliability of the replicas' band-merged catalogues against DET_ML, by best band.
+
+    One panel per reliability level: for the merged sources whose best band
+    is b, R(DET_ML_b >= x) = real / all (cumulative), with the whole
+    catalogue's reliability as a dashed line.
+
+    Parameters
+    ----------
+    merged : pandas.DataFrame
+        :func:`xsurvey.catalog.replica_catalogues` rows of all levels, with a
+        ``reliability`` column (the level).
+    title : str
+    """
+    levels = sorted(set(merged["reliability"])) if len(merged) else []
+    fig, axes = plt.subplots(1, max(len(levels), 1), figsize=(4.8 * max(len(levels), 1), 3.8),
+                             squeeze=False)
+    for ax, level in zip(axes.ravel(), levels, strict=False):
+        m = merged[merged["reliability"] == level]
+        for k, (band, g) in enumerate(m.groupby("best_band", sort=False)):
+            order = np.argsort(-g["det_ml"].to_numpy(float), kind="stable")
+            ml = g["det_ml"].to_numpy(float)[order]
+            real = np.cumsum(g["real"].to_numpy(bool)[order])
+            n = np.arange(1, ml.size + 1)
+            keep = n >= 20
+            ax.plot(ml[keep], (real / n)[keep], color=f"C{k}", lw=1.3,
+                    label=f"best {band} keV ({ml.size})")
+        ax.axhline(float(m["real"].mean()), color="0.3", ls="--", lw=0.9,
+                   label=f"catalogue: {float(m['real'].mean()):.3f}")
+        ax.axhline(level, color="0.6", ls=":", lw=0.9)
+        ax.set_xscale("log")
+        ax.set_xlabel(r"DET_ML of the best band, $\geq x$")
+        ax.set_ylabel("reliability of the merged catalogue")
+        ax.set_title(f"{_level_text(level)} catalogue", fontsize=10)
+        ax.legend(frameon=False, fontsize=7, loc="lower right")
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -366,10 +409,6 @@ def detection_map(counts_smoothed, exposure, wcs, detections, title="", det_ml_m
 
 
 # --------------------------------------------------------------------------- number counts (§10)
-def _suffix(band):
-    return str(band).replace("-", "_").replace(".", "p")
-
-
 def _grid_axes(n, width=3.4, height=3.2, sharey=False):
     ncol = min(n, 3) if n else 1
     nrow = int(np.ceil(max(n, 1) / ncol))
@@ -450,6 +489,41 @@ def number_counts_curves(counts, models=None, flux_max=None, reference=None, tit
     return fig
 
 
+def population_counts(counts_table, intensity=None, title=""):
+    """Number counts of the source population per band, Euclidean-normalised.
+
+    ``N(>S) (S / 1e-14)^1.5`` against S: flat for Euclidean counts. Solid:
+    the whole population; dashed: the sources drawn into simulated skies.
+
+    Parameters
+    ----------
+    counts_table : pandas.DataFrame
+        :meth:`xsurvey.population.Population.counts_table`.
+    intensity : pandas.DataFrame, optional
+        :meth:`xsurvey.population.Population.intensity_table` (legend values).
+    title : str
+    """
+    fig, ax = plt.subplots(figsize=(6.0, 4.5))
+    for k, (band, t) in enumerate(counts_table.groupby("band", sort=False)):
+        s = t["flux"].to_numpy(float)
+        norm = (s / 1e-14) ** 1.5
+        label = f"{band} keV"
+        if intensity is not None:
+            row = intensity[intensity["band"] == band]
+            if len(row):
+                label += f" ({float(row['intensity'].iloc[0]):.2g} erg/cm2/s/deg2)"
+        ax.plot(s, t["n_gt_s"].to_numpy(float) * norm, color=f"C{k}", lw=1.4, label=label)
+        ax.plot(s, t["n_gt_s_drawn"].to_numpy(float) * norm, color=f"C{k}", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"flux [{_FLUX_LABEL}]")
+    ax.set_ylabel(r"$N(>S)\,(S/10^{-14})^{1.5}$ [deg$^{-2}$]")
+    ax.set_title(title or "source population (dashed: drawn range)", fontsize=10)
+    ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def replica_counts_curves(replica_counts, models, flux_max=None, title=""):
     """Number counts recovered from the replicas versus the input model, per band.
 
@@ -518,7 +592,7 @@ def flux_distributions(catalog, bands, bins_per_decade=8, title=""):
     """
     fig, axes = _grid_axes(len(bands), width=3.2, height=2.8)
     for ax, band in zip(axes.ravel(), bands, strict=False):
-        s = _suffix(band)
+        s = band_suffix(band)
         flux = np.asarray(catalog[f"flux_{s}"], float)
         ul = np.asarray(catalog[f"ul_{s}"], bool)
         pos = np.isfinite(flux) & (flux > 0)

@@ -11,8 +11,8 @@
   :func:`hr_threshold`, :func:`nh_from_hr` -- the model tracks HR(N_H, z) of
   an absorbed power law (MM83 photoelectric absorption at the source
   redshift, solar abundances, Compton scattering by the instrument's
-  ``absorber`` model, :func:`xsurvey.spectral.absorbed_powerlaw`) folded
-  through the on-axis effective area.
+  ``absorber`` model, :func:`xsurvey.spectral.photon_spectrum`) folded
+  through the on-axis effective area (:meth:`xsurvey.instrument.Instrument.fold`).
 * :func:`count_rate_to_flux` -- the count-rate-to-flux factor of any absorbed
   power law (the CF of METHOD §2 is the special case of the default model).
 * :func:`obscured_fractions` -- obscured (N_H > 1e23) and Compton-thick
@@ -41,8 +41,6 @@ import numpy as np
 import pandas as pd
 from astropy.table import Table
 
-from xsurvey import spectral
-
 __all__ = [
     "HR_FLAGS",
     "LEVEL_1SIGMA",
@@ -67,8 +65,6 @@ HR_FLAGS = ("two-sided", "lower_limit", "upper_limit", "unconstrained")
 
 #: Default column-density grid of the tracks (cm^-2).
 DEFAULT_NH_GRID = np.logspace(20.0, np.log10(3e24), 241)
-#: Points of the energy grid of a band integral (as spectral.band_count_rate).
-_N_ENERGY = 2001
 #: Nodes (in units of the local width) of the integral over the total rate.
 _Z_NODES = np.linspace(-14.0, 8.0, 45)
 _NEWTON_ITER = 12
@@ -384,60 +380,13 @@ def hardness_table(catalog, soft_band, hard_band, eef=1.0, background="deblended
 
 
 # --------------------------------------------------------------------------- spectral tracks
-def _band_edges(instrument, band):
-    b = instrument.band(band)
-    return b.e_lo_kev, b.e_hi_kev
-
-
-def _folded(instrument, band, photon_index, nh, z, nh_galactic, weight):
-    """Band integral of an absorbed power law times ``weight(e)``; broadcast params."""
-    e_lo, e_hi = _band_edges(instrument, band)
-    e = np.linspace(e_lo, e_hi, _N_ENERGY)
-    w = weight(e)
-    gamma = np.asarray(instrument.photon_index if photon_index is None else photon_index,
-                       dtype=np.float64)
-    g, n, zz, ng = np.broadcast_arrays(gamma, np.asarray(nh, dtype=np.float64),
-                                       np.asarray(z, dtype=np.float64),
-                                       np.asarray(nh_galactic, dtype=np.float64))
-    shape = g.shape
-    g, n, zz, ng = (np.ravel(v) for v in (g, n, zz, ng))
-    out = np.empty(g.size)
-    sigma0 = spectral.photoelectric_cross_section(e)[None, :]
-
-    def integrate(rows, redshift):
-        gam = g[rows, None]
-        if np.all(gam == gam[0]):       # a scalar index: E**-Gamma evaluated once
-            gam = gam[0, 0]
-        spec = spectral.absorbed_powerlaw(e[None, :], gam, n[rows, None], redshift,
-                                          instrument.absorber)
-        if np.any(ng[rows] != 0):
-            spec = spec * np.exp(-ng[rows, None] * sigma0)
-        out[rows] = np.trapezoid(spec * w[None, :], e, axis=1)
-
-    step = max(1, 4_000_000 // e.size)
-    uz, inverse = np.unique(zz, return_inverse=True)
-    if 8 * uz.size <= zz.size:         # few redshifts (track grids): one cross-section each
-        order = np.argsort(inverse, kind="stable")
-        bounds = np.searchsorted(inverse[order], np.arange(uz.size + 1))
-        for i, redshift in enumerate(uz):
-            rows = order[bounds[i]:bounds[i + 1]]
-            for s in range(0, rows.size, step):
-                integrate(rows[s:s + step], redshift)
-    else:
-        for s in range(0, g.size, step):
-            rows = np.arange(s, min(s + step, g.size))
-            integrate(rows, zz[rows, None])
-    return out.reshape(shape)
-
-
 def band_count_rates(instrument, band, photon_index=None, nh=0.0, z=0.0, nh_galactic=0.0):
     """Count rate (ct/s, one module on axis) of a unit-normalised absorbed power law.
 
-    ``N(E) = E**-Gamma exp(-N_H sigma_pe(E(1+z)) - 1.21 N_H sigma_T)
-    exp(-N_H,gal sigma_pe(E))`` photons cm^-2 s^-1 keV^-1 (1 at 1 keV before
-    absorption; :func:`xsurvey.spectral.absorbed_powerlaw` times Galactic
-    photoelectric absorption at z = 0), folded through
-    ``instrument.effective_area`` (diagonal response).
+    :func:`xsurvey.spectral.photon_spectrum` (1 at 1 keV before absorption,
+    the instrument's absorber at the source redshift, Galactic photoelectric
+    absorption at z = 0) folded through ``instrument.effective_area``
+    (diagonal response, :meth:`xsurvey.instrument.Instrument.fold`).
 
     Parameters
     ----------
@@ -458,8 +407,8 @@ def band_count_rates(instrument, band, photon_index=None, nh=0.0, z=0.0, nh_gala
     numpy.ndarray
         Shape of the broadcast parameters.
     """
-    return _folded(instrument, band, photon_index, nh, z, nh_galactic,
-                   instrument.effective_area)
+    rate = instrument.fold([band], photon_index, nh, z, nh_galactic)[1][..., 0]
+    return float(rate) if np.ndim(rate) == 0 else rate
 
 
 def count_rate_to_flux(instrument, band, photon_index=None, nh=0.0, z=0.0, nh_galactic=None):
@@ -490,11 +439,8 @@ def count_rate_to_flux(instrument, band, photon_index=None, nh=0.0, z=0.0, nh_ga
     numpy.ndarray or float
         CF, erg cm^-2 per count; broadcast shape of the parameters.
     """
-    nh_galactic = instrument.nh_galactic_cm2 if nh_galactic is None else nh_galactic
-    flux = _folded(instrument, band, photon_index, nh, z, nh_galactic,
-                   lambda e: e * spectral.KEV_TO_ERG)
-    rate = band_count_rates(instrument, band, photon_index, nh, z, nh_galactic)
-    cf = flux / rate
+    flux, rate = instrument.fold([band], photon_index, nh, z, nh_galactic)
+    cf = flux[..., 0] / rate[..., 0]
     return float(cf) if np.ndim(cf) == 0 else cf
 
 

@@ -14,9 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from scipy.optimize import nnls
 
 from . import spectral
 from .psf import RadialPSF, psf_from_config
+
+
+def band_suffix(band: str) -> str:
+    """Column suffix of a band: ``'3-24'`` -> ``'3_24'`` ('-' -> '_', '.' -> 'p')."""
+    return str(band).replace("-", "_").replace(".", "p")
 
 
 class InstrumentError(ValueError):
@@ -148,28 +154,49 @@ class Instrument:
 
     # --- spectral conversions ----------------------------------------------
     def spectrum(self, photon_index=None, nh_cm2=None, redshift=0.0):
-        """Photon spectrum (callable of energy) of an absorbed power law.
+        """Photon spectrum (callable of energy) of :func:`xsurvey.spectral.photon_spectrum`.
 
         Without ``nh_cm2``: the Galactic column, photoelectric absorption at
         z = 0 (the CF model of METHOD §2). With ``nh_cm2``: an intrinsic
         column at ``redshift`` absorbing with the instrument's
-        ``spectrum.absorber`` model (:data:`xsurvey.spectral.ABSORBERS`).
+        ``spectrum.absorber`` model (:data:`xsurvey.spectral.ABSORBERS`), no
+        Galactic column.
         """
         gamma = self.photon_index if photon_index is None else photon_index
         if nh_cm2 is None:
-            return lambda e: spectral.absorbed_powerlaw(e, gamma, self.nh_galactic_cm2, 0.0,
-                                                        "photoelectric")
-        return lambda e: spectral.absorbed_powerlaw(e, gamma, nh_cm2, redshift, self.absorber)
+            return lambda e: spectral.photon_spectrum(e, gamma, 0.0, 0.0, self.nh_galactic_cm2)
+        return lambda e: spectral.photon_spectrum(e, gamma, nh_cm2, redshift, 0.0, self.absorber)
+
+    def fold(self, bands, photon_index=None, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=None):
+        """Band energy fluxes and count rates of unit-normalised spectra.
+
+        :func:`xsurvey.spectral.fold` with the instrument's absorber, on-axis
+        effective area (one module) and, by default, its photon index and
+        Galactic column.
+
+        Parameters
+        ----------
+        bands : sequence of str or of (float, float)
+            Band keys or edges (keV).
+        photon_index, nh_cm2, redshift, nh_galactic_cm2 : array_like, optional
+            Spectral parameters (broadcast together).
+
+        Returns
+        -------
+        flux, rate : numpy.ndarray
+            erg cm^-2 s^-1 and ct s^-1 per unit norm, shape ``params + (n_bands,)``.
+        """
+        edges = [(self.band(b).e_lo_kev, self.band(b).e_hi_kev) if isinstance(b, str) else b
+                 for b in bands]
+        return spectral.fold(
+            edges, self.photon_index if photon_index is None else photon_index, nh_cm2,
+            redshift, self.nh_galactic_cm2 if nh_galactic_cm2 is None else nh_galactic_cm2,
+            self.absorber, self.effective_area)
 
     @cached_property
-    def _cf_computed(self) -> dict:
-        spec = self.spectrum()
-        out = {}
-        for name, b in self.bands.items():
-            rate = spectral.band_count_rate(spec, self.effective_area, b.e_lo_kev, b.e_hi_kev)
-            flux = spectral.band_energy_flux(spec, b.e_lo_kev, b.e_hi_kev)
-            out[name] = flux / rate
-        return out
+    def _default_fold(self) -> dict:
+        flux, rate = self.fold(list(self.bands))
+        return {name: (float(flux[k]), float(rate[k])) for k, name in enumerate(self.bands)}
 
     def cf(self, band: str) -> float:
         """Count-rate-to-flux factor (erg cm^-2 per count), one module on axis.
@@ -180,22 +207,77 @@ class Instrument:
         self.band(band)
         if band in self.cf_override:
             return float(self.cf_override[band])
-        return float(self._cf_computed[band])
+        flux, rate = self._default_fold[band]
+        return flux / rate
 
     def band_flux_ratio(self, band: str) -> float:
         """Flux in ``band`` divided by flux in the reference band, default spectrum."""
-        spec = self.spectrum()
-        b, r = self.band(band), self.band(self.reference_band)
-        return float(
-            spectral.band_energy_flux(spec, b.e_lo_kev, b.e_hi_kev)
-            / spectral.band_energy_flux(spec, r.e_lo_kev, r.e_hi_kev)
-        )
+        self.band(band)
+        return self._default_fold[band][0] / self._default_fold[self.reference_band][0]
 
     # --- field of view ------------------------------------------------------
-    def vignetting(self, band: str, off_axis_arcmin):
-        """Relative effective area at off-axis angle theta: 1 / (1 + (theta/theta50)^2)."""
-        t50 = self.band(band).vignetting_half_arcmin
+    def vignetting(self, band, off_axis_arcmin):
+        """Relative effective area at off-axis angle theta: 1 / (1 + (theta/theta50)^2).
+
+        ``band`` is a band key or a :class:`Band` (e.g. an elementary interval
+        of :func:`elementary_bands`).
+        """
+        t50 = (band if isinstance(band, Band) else self.band(band)).vignetting_half_arcmin
         return 1.0 / (1.0 + (np.asarray(off_axis_arcmin, dtype=float) / t50) ** 2)
+
+
+def elementary_bands(instrument: Instrument, names=None):
+    """Disjoint elementary energy intervals cut by all band edges.
+
+    Parameters
+    ----------
+    instrument : Instrument
+    names : sequence of str, optional
+        Only these bands (default: all of the instrument's), e.g. the bands
+        a survey processes.
+
+    Returns
+    -------
+    elements : list of Band
+        Elementary intervals in increasing energy (only those inside at least
+        one band). When an interval is itself a band, that band is returned;
+        otherwise its background share and fCXB share are the non-negative
+        least-squares solution of "band value = sum of its elementary parts"
+        over all bands and its vignetting is that of the narrowest band that
+        contains it.
+    members : dict
+        Band name -> tuple of indices into ``elements`` whose union is the band.
+    """
+    bands = [instrument.band(n) for n in (instrument.bands if names is None else names)]
+    edges = sorted({b.e_lo_kev for b in bands} | {b.e_hi_kev for b in bands})
+
+    def within(lo, hi, b):
+        return b.e_lo_kev <= lo and hi <= b.e_hi_kev
+
+    ivs = [(lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+           if any(within(lo, hi, b) for b in bands)]
+    members = {b.name: tuple(i for i, (lo, hi) in enumerate(ivs) if within(lo, hi, b))
+               for b in bands}
+    by_range = {(b.e_lo_kev, b.e_hi_kev): b for b in bands}
+    if all(iv in by_range for iv in ivs):
+        return [by_range[iv] for iv in ivs], members
+    m = np.array([[1.0 if i in members[b.name] else 0.0 for i in range(len(ivs))] for b in bands])
+    share, _ = nnls(m, np.array([b.background_share for b in bands]))
+    fshare, _ = nnls(m, np.array([b.background_share * b.fcxb_fraction for b in bands]))
+    elements = []
+    for i, (lo, hi) in enumerate(ivs):
+        if (lo, hi) in by_range:
+            elements.append(by_range[(lo, hi)])
+            continue
+        narrow = min((b for b in bands if within(lo, hi, b)),
+                     key=lambda b: b.e_hi_kev - b.e_lo_kev)
+        elements.append(Band(
+            name=f"{lo:g}-{hi:g}", e_lo_kev=lo, e_hi_kev=hi, letter="",
+            vignetting_half_arcmin=narrow.vignetting_half_arcmin,
+            background_share=float(share[i]),
+            fcxb_fraction=float(fshare[i] / share[i]) if share[i] > 0 else 0.0,
+        ))
+    return elements, members
 
 
 #: Top-level keys of an instrument file.

@@ -24,7 +24,7 @@ Validation: :func:`replica_number_counts` applies the same selection and
 estimator to the replica detections (measured fluxes, so the Eddington bias
 is included) and averages the replicas on a flux grid;
 :func:`compare_to_model` gives the ratio and pull against the input model
-(:func:`band_model` scales a reference-band model to another band).
+(the population's counts in the band, :meth:`xsurvey.population.Population.band_counts`).
 
 Units: fluxes in erg cm^-2 s^-1, areas in deg^2, N(>S) in deg^-2.
 """
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_FLUX_MAX",
     "DEFAULT_SNR_MIN",
-    "band_model",
     "catalog_sample",
     "compare_to_model",
     "coverage_at",
@@ -369,31 +368,6 @@ def replica_number_counts(detections: pd.DataFrame, thresholds: pd.DataFrame, co
 
 
 # --------------------------------------------------------------------------- models
-def band_model(counts_model, flux_ratio: float):
-    """N(>S) of a reference-band model in another band.
-
-    With the band flux ``S_b = flux_ratio * S_ref`` of a fixed spectrum
-    (``Instrument.band_flux_ratio``), N_b(>S) = N_ref(>S / flux_ratio).
-
-    Parameters
-    ----------
-    counts_model : xsurvey.sky.CountsModel or callable
-        Reference-band model (its ``n_gt_s``) or a function of flux.
-    flux_ratio : float
-        Band flux / reference-band flux.
-
-    Returns
-    -------
-    callable
-        ``flux (erg cm^-2 s^-1) -> N(>S) (deg^-2)``.
-    """
-    fn = getattr(counts_model, "n_gt_s", counts_model)
-    ratio = float(flux_ratio)
-    if not ratio > 0:
-        raise ValueError(f"band_model: flux_ratio must be > 0, got {flux_ratio}")
-    return lambda s: fn(np.asarray(s, float) / ratio)
-
-
 def compare_to_model(counts_table: pd.DataFrame, model_n_gt_s, flux_max: float | None = None,
                      sigma: str | None = None) -> pd.DataFrame:
     """Ratio and pull of measured number counts against a model.
@@ -404,7 +378,7 @@ def compare_to_model(counts_table: pd.DataFrame, model_n_gt_s, flux_max: float |
         :func:`number_counts` (``flux, n_gt_s, n_err_lo, n_err_hi``) or
         :func:`replica_number_counts` (``flux, n_gt_s, n_std``) output.
     model_n_gt_s : callable or array_like
-        Model N(>S) (deg^-2): a function of flux (e.g. :func:`band_model`,
+        Model N(>S) (deg^-2): a function of flux (e.g. ``Population.band_counts``,
         ``CountsModel.n_gt_s``), or values at ``counts_table["flux"]``.
     flux_max : float, optional
         Maximum flux of the counted sample; the model is then compared as

@@ -525,7 +525,8 @@ def null_p_values(setup, epoch_maps, thresholds, aperture, psf, replicas, level:
     Parameters
     ----------
     setup : xsurvey.simulate.ReplicaSetup
-        Replica setup of the stack and band (its sky model, fCXB scale and detector).
+        Replica setup of the stack for one band (its population, fCXB scale,
+        detector and truth rule).
     epoch_maps : list of dict
         Per epoch ``{"exposure", "background", "background_nofcxb"}`` mosaics
         of the band (s, counts, counts).
@@ -534,8 +535,8 @@ def null_p_values(setup, epoch_maps, thresholds, aperture, psf, replicas, level:
     aperture : xsurvey.photometry.Aperture
     psf : xsurvey.psf.RadialPSF
     replicas : iterable of int
-        Replica indices (streams from the setup's seed, ``<stack>:variability``,
-        the band and the index).
+        Replica indices (streams from the setup's seed, the stack, the index
+        and ``variability:<band>``).
     level : float
         Reliability level of the catalogue.
     deblend_radius_arcsec, sys_frac : float
@@ -548,28 +549,34 @@ def null_p_values(setup, epoch_maps, thresholds, aperture, psf, replicas, level:
     """
     from .calibrate import above_threshold
     from .photometry import value_at
-    from .simulate import PoissonField, draw_inputs, match_one_to_one, replica_seed, source_image
+    from .simulate import PoissonField, draw_inputs, match_sources, replica_seed, source_image
 
-    fields = [PoissonField(m["background_nofcxb"] + setup.fcxb_scale
+    band = setup.bands[0]
+    element = setup.elements[0]
+    detector = setup.detectors[band]
+    fields = [PoissonField(m["background_nofcxb"] + element.fcxb_scale
                            * np.clip(m["background"] - m["background_nofcxb"], 0.0, None))
               for m in epoch_maps]
     radius = setup.match_radius_arcsec / setup.pixel_arcsec
     out = []
     for index in replicas:
-        rng = np.random.default_rng(replica_seed(setup.seed, f"{setup.stack}:variability",
-                                                 setup.band, index))
+        rng = np.random.default_rng(replica_seed(setup.seed, setup.stack, index,
+                                                 f"variability:{band}"))
         sky = draw_inputs(setup, rng)
-        counts = []
+        counts, mu = [], 0.0
         for m, field in zip(epoch_maps, fields, strict=True):
-            mu = sky["flux"] / setup.cf * value_at(m["exposure"], sky["x"], sky["y"])
-            counts.append(field.add_to(source_image(setup, {**sky, "mu": mu}, rng), rng))
-        det = setup.detector.detect_arrays(np.sum(counts, axis=0))
+            mu_epoch = sky["rate"][:, 0] * value_at(m["exposure"], sky["x"], sky["y"])
+            mu = mu + mu_epoch
+            counts.append(field.add_to(source_image(setup, sky["x"], sky["y"], mu_epoch, rng),
+                                       rng))
+        det = detector.detect_arrays(np.sum(counts, axis=0))
         keep = np.flatnonzero(above_threshold(det["det_ml"], det["exposure_ks"], thresholds,
                                               level))
         if keep.size == 0:
             continue
-        matched, _ = match_one_to_one(det["x"][keep], det["y"][keep], sky["x"], sky["y"],
-                                      sky["flux"], radius)
+        matched, _, _ = match_sources(det["x"][keep], det["y"][keep], det["net"][keep],
+                                      sky["x"], sky["y"], mu, sky["flux"][:, 0], radius,
+                                      setup.aperture_fraction, setup.truth, setup.truth_share)
         n, b, t = epoch_photometry(
             [{"counts": c, "background": m["background"], "exposure": m["exposure"]}
              for c, m in zip(counts, epoch_maps, strict=True)],

@@ -1,0 +1,33 @@
+"""Source population of the demo sky and of the replicas (METHOD §7.1)."""
+
+
+rule population:
+    """Spectral table, number counts and intensities of the source population."""
+    input:
+        instrument=INSTRUMENT_FILE,
+    output:
+        grid="results/population/grid.npz",
+        counts="results/population/counts.csv",
+        intensity="results/population/intensity.csv",
+        figure=report(
+            "results/figures/population.png",
+            caption="../report/population.rst",
+            category=REPORT_CALIBRATION,
+            subcategory="Source population",
+            labels={
+                "stack": "all stacks",
+                "band": "all",
+                "product": "population N(>S)",
+            },
+        ),
+    log:
+        "logs/population.log",
+    conda:
+        "../../envs/detect.yaml"
+    resources:
+        mem_mb=1500,
+        runtime=10,
+    params:
+        population=config["population"],
+    script:
+        "../scripts/population.py"
