@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 from astropy.table import Table
+from numba import njit
 from scipy.spatial import cKDTree
 
 from xsurvey import calibrate, photometry
@@ -227,6 +228,53 @@ class MasterList:
         return pd.DataFrame(cols)
 
 
+@njit(cache=True)
+def _greedy_merge(seed_band, seed_det, indptr, cand, cand_d2, det_ml, n_bands):  # pragma: no cover
+    """The greedy loop of :func:`merge_bands`, compiled (the rest is vectorised).
+
+    Seeds in order; a seed already used is skipped, otherwise it starts a
+    source that takes, in every other band, the unused candidate with the
+    smallest distance (then the highest DET_ML, then the lowest index).
+    Detections are numbered over all bands; ``cand[indptr[s * n_bands + b]:
+    indptr[s * n_bands + b + 1]]`` are seed s's candidates in band b.
+
+    Returns
+    -------
+    src_seed : numpy.ndarray
+        Seed index of each source.
+    taken : numpy.ndarray
+        ``(n_sources, n_bands)`` detection (global number) of each source
+        in each band, -1 if none.
+    """
+    used = np.zeros(det_ml.size, np.bool_)
+    src_seed = np.empty(seed_det.size, np.int64)
+    taken = np.full((seed_det.size, n_bands), -1, np.int64)
+    n_src = 0
+    for s in range(seed_det.size):
+        if used[seed_det[s]]:
+            continue
+        src_seed[n_src] = s
+        for b in range(n_bands):
+            if b == seed_band[s]:
+                best = seed_det[s]
+            else:
+                best, best_d2 = -1, np.inf
+                for k in range(indptr[s * n_bands + b], indptr[s * n_bands + b + 1]):
+                    c = cand[k]
+                    if used[c]:
+                        continue
+                    if best < 0 or cand_d2[k] < best_d2 or (cand_d2[k] == best_d2 and (
+                            det_ml[c] > det_ml[best]
+                            or (det_ml[c] == det_ml[best] and c < best))):
+                        best, best_d2 = c, cand_d2[k]
+                if best < 0:
+                    continue
+            used[best] = True
+            taken[n_src, b] = best
+        n_src += 1
+    return src_seed[:n_src], taken[:n_src]
+
+
 def merge_bands(detections_by_band: Mapping, passing_by_band: Mapping,
                 radius_arcsec: float = 30.0, band_order=None, group: str | None = None
                 ) -> MasterList:
@@ -295,32 +343,28 @@ def merge_bands(detections_by_band: Mapping, passing_by_band: Mapping,
     dim = 3 if group is None else 4
     seed_xyz = (np.concatenate([xyz[b][passing[b]] for b in bands])[order]
                 if seed_row.size else np.zeros((0, dim)))
-    # Neighbours of every candidate seed in every band (one vectorised query per band).
-    neigh = {b: (trees[b].query_ball_point(seed_xyz, chord) if trees[b] is not None
-                 else [[] for _ in range(seed_row.size)]) for b in bands}
-
-    used = {b: np.zeros(ml[b].size, dtype=bool) for b in bands}
-    src_seed, src_index = [], {b: [] for b in bands}
-    for s in range(seed_row.size):
-        kb, row = bands[seed_band[s]], seed_row[s]
-        if used[kb][row]:
+    # Neighbours of every candidate seed in every band (one vectorised query per band),
+    # as one CSR list ordered by (seed, band), with their squared chord distances.
+    offsets = np.cumsum([0] + [ml[b].size for b in bands])
+    seed_tree = cKDTree(seed_xyz) if seed_row.size else None
+    pair_seed, pair_det, pair_d2 = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    for k, b in enumerate(bands):
+        if trees[b] is None or seed_tree is None:
             continue
-        src_seed.append(s)
-        for b in bands:
-            if b == kb:
-                take = row
-            else:
-                cand = np.asarray(neigh[b][s], dtype=np.intp)
-                cand = cand[~used[b][cand]]
-                if cand.size == 0:
-                    src_index[b].append(-1)
-                    continue
-                d2 = np.sum((xyz[b][cand] - seed_xyz[s]) ** 2, axis=1)
-                take = cand[np.lexsort((cand, -ml[b][cand], d2))[0]]
-            used[b][take] = True
-            src_index[b].append(int(take))
+        pairs = seed_tree.sparse_distance_matrix(trees[b], chord, output_type="ndarray")
+        pair_seed.append(pairs["i"].astype(np.int64) * len(bands) + k)
+        pair_det.append(pairs["j"].astype(np.int64) + offsets[k])
+        pair_d2.append(pairs["v"] ** 2)
+    pair_seed, pair_det, pair_d2 = (np.concatenate(v) for v in (pair_seed, pair_det, pair_d2))
+    by_seed = np.argsort(pair_seed, kind="stable")
+    indptr = np.searchsorted(pair_seed[by_seed], np.arange(seed_row.size * len(bands) + 1))
+    all_ml = np.concatenate([ml[b] for b in bands]) if bands else np.zeros(0)
+    src_seed, taken = _greedy_merge(
+        seed_band.astype(np.int64), seed_row.astype(np.int64) + offsets[seed_band],
+        indptr.astype(np.int64), pair_det[by_seed], pair_d2[by_seed], all_ml, len(bands))
+    src_index = {b: np.where(taken[:, k] >= 0, taken[:, k] - offsets[k], -1)
+                 for k, b in enumerate(bands)}
 
-    src_seed = np.asarray(src_seed, dtype=np.intp)
     index = {b: np.asarray(src_index[b], dtype=np.intp) for b in bands}
     pas = {b: np.where(index[b] >= 0, passing[b][np.clip(index[b], 0, None)]
                        if ml[b].size else False, False) for b in bands}
@@ -667,7 +711,7 @@ def replica_catalogues(detections: pd.DataFrame, thresholds: pd.DataFrame, level
 
 def merged_thresholds(detections: pd.DataFrame, curves: pd.DataFrame, level: float, bands,
                       radius_arcsec: float, raise_levels: bool = True, max_level: float = 0.9995,
-                      iterations: int = 10):
+                      iterations: int = 8, search_replicas: int = 800):
     """Per-band thresholds with which the replicas' merged catalogue reaches ``level``.
 
     The per-band thresholds of a common per-band reliability ``L' >= level``
@@ -697,6 +741,10 @@ def merged_thresholds(detections: pd.DataFrame, curves: pd.DataFrame, level: flo
         Largest per-band level tried.
     iterations : int
         Bisection steps.
+    search_replicas : int
+        The bisection merges the first this many replicas (the reliability
+        of ~40 sources per replica to 0.002); the chosen thresholds are then
+        applied to all.
 
     Returns
     -------
@@ -707,34 +755,37 @@ def merged_thresholds(detections: pd.DataFrame, curves: pd.DataFrame, level: flo
     merged : pandas.DataFrame
         :func:`replica_catalogues` with these thresholds.
     """
-    def evaluate(band_level):
+    replicas = np.unique(detections["replica"].to_numpy())
+    sample = detections[detections["replica"].to_numpy() < replicas[
+        min(int(search_replicas), replicas.size) - 1] + 1] if replicas.size else detections
+
+    def evaluate(band_level, dets=sample):
         thr = calibrate.threshold_for_reliability(curves, [band_level])
-        merged = replica_catalogues(detections, thr, band_level, bands, radius_arcsec)
+        merged = replica_catalogues(dets, thr, band_level, bands, radius_arcsec)
         reached = float(merged["real"].mean()) if len(merged) else float("nan")
         return thr, merged, reached
 
     def ok(trial):          # an empty catalogue (no threshold reachable) counts as reached
         return not trial[2] < level
 
+    band_level = level
     best = evaluate(level)
-    log.info("merged catalogue at per-band reliability %.4g: reliability %.4f (%d sources)",
-             level, best[2], len(best[1]))
     if raise_levels and not ok(best):
         lo, hi = -np.log10(1 - level), -np.log10(1 - max_level)
-        best = evaluate(max_level)
-        if not ok(best):
-            log.warning("merged catalogue stays at reliability %.4f < %.4g even with "
-                        "per-band thresholds of reliability %.4g", best[2], level, max_level)
+        band_level = max_level
+        if not ok(evaluate(max_level)):
+            log.warning("merged catalogue stays below reliability %.4g even with per-band "
+                        "thresholds of reliability %.4g", level, max_level)
         else:
             for _ in range(int(iterations)):
                 mid = 0.5 * (lo + hi)
-                trial = evaluate(1 - 10 ** -mid)
-                if ok(trial):
-                    hi, best = mid, trial
+                if ok(evaluate(1 - 10 ** -mid)):
+                    hi, band_level = mid, 1 - 10 ** -mid
                 else:
                     lo = mid
-        log.info("merged catalogue at per-band reliability %.5g: reliability %.4f "
-                 "(%d sources)", float(best[0]["reliability"].iloc[0]), best[2], len(best[1]))
+    best = evaluate(band_level, detections)
+    log.info("merged catalogue at per-band reliability %.5g: reliability %.4f (%d sources in "
+             "%d replicas)", band_level, best[2], len(best[1]), replicas.size)
     thr, merged, reached = best
     thr = thr.rename(columns={"reliability": "band_reliability"})
     thr.insert(list(thr.columns).index("band_reliability"), "reliability", float(level))
