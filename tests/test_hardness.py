@@ -1,6 +1,7 @@
 """Bayesian hardness ratios, N_H tracks, CFs and obscured fractions (METHOD §12)."""
 
 import dataclasses
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -150,7 +151,8 @@ def test_compton_thick_threshold_z0(nustar):
     thresholds = {}
     for inst in (nustar, transmitted):
         thr = hardness.hr_threshold(inst, SOFT, HARD, 1e24, 0.0, 1.8)
-        spec = inst.spectrum(1.8, 1e24, 0.0)
+        spec = partial(spectral.photon_spectrum, photon_index=1.8, nh_cm2=1e24,
+                       absorber=inst.absorber)
         rs, rh = (quad(lambda e, spec=spec: float(spec(e) * area(e)), lo, hi, points=[7.111] if
                        lo < 7.111 < hi else None, limit=200)[0] for lo, hi in ((3, 8), (8, 24)))
         assert thr == pytest.approx((rh - rs) / (rh + rs), abs=2e-4)

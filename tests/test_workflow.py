@@ -54,7 +54,7 @@ def test_tiny_demo_and_new_epoch(tmp_path):
     cfg["simulations"]["chunk_size"] = 4
     write_config(work, cfg, tiny_observations())
     run_snakemake(work)
-    assert len(list((res / "sims" / "all").glob("chunk*.inputs.parquet"))) == 1
+    assert (res / "sims" / "all" / "chunk0.inputs.parquet").exists()
     assert {p.name: p.read_bytes() for p in (res / "calibration" / "all").glob("*.csv")} == tables
 
     old = _mtimes(sorted((res / "epochs").glob("e[12]/*/*.fits")))

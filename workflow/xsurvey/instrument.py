@@ -153,20 +153,6 @@ class Instrument:
         return np.floor((np.asarray(energy_kev) - self.pi_offset_kev) / self.kev_per_pi + 1e-9)
 
     # --- spectral conversions ----------------------------------------------
-    def spectrum(self, photon_index=None, nh_cm2=None, redshift=0.0):
-        """Photon spectrum (callable of energy) of :func:`xsurvey.spectral.photon_spectrum`.
-
-        Without ``nh_cm2``: the Galactic column, photoelectric absorption at
-        z = 0 (the CF model of METHOD §2). With ``nh_cm2``: an intrinsic
-        column at ``redshift`` absorbing with the instrument's
-        ``spectrum.absorber`` model (:data:`xsurvey.spectral.ABSORBERS`), no
-        Galactic column.
-        """
-        gamma = self.photon_index if photon_index is None else photon_index
-        if nh_cm2 is None:
-            return lambda e: spectral.photon_spectrum(e, gamma, 0.0, 0.0, self.nh_galactic_cm2)
-        return lambda e: spectral.photon_spectrum(e, gamma, nh_cm2, redshift, 0.0, self.absorber)
-
     def fold(self, bands, photon_index=None, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=None):
         """Band energy fluxes and count rates of unit-normalised spectra.
 
