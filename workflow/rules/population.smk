@@ -15,7 +15,7 @@ rule population:
             category=REPORT_CALIBRATION,
             subcategory="Source population",
             labels={
-                "stack": "all stacks",
+                "stack": "all",
                 "band": "all",
                 "product": "population N(>S)",
             },
