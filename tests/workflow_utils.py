@@ -27,10 +27,15 @@ def tiny_config(epochs=("e1", "e2"), bands=("3-8", "8-24")) -> dict:
     cfg["mosaic"] = {"center_deg": [150.10, 2.25], "size_arcmin": [16.0, 16.0]}
     cfg["quality"] = {"bgcheck_circles": 16}
     cfg["demo"].update(image_npix=200, sky_size_arcmin=18.0)
-    cfg["population"]["flux_min"] = 5.0e-15
+    # the seed papers' dense single-spectrum sky: a few replicas give thresholds and sources
+    cfg["population"] = {"mode": "paper", "flux_min": 1.0e-14, "flux_max": 1.0e-11,
+                         "counts": {"band_kev": [3.0, 24.0], "shape": "broken_power_law",
+                                    "norm_deg2": 79.0, "flux_ref": 1.0e-13,
+                                    "flux_break": 1.5e-14, "slope_bright": 1.5,
+                                    "slope_faint": 0.6}}
     cfg["demo"]["optical"]["field_density_deg2"] = 2.0e4
     cfg["detection"]["figure_bands"] = ["8-24"]
-    cfg["simulations"].update(replicas=4, chunk_size=2)
+    cfg["simulations"].update(replicas=20, chunk_size=10)
     cfg["counterparts"]["hard_band"] = "3-8"
     return cfg
 

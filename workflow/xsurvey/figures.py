@@ -554,6 +554,10 @@ def replica_counts_curves(replica_counts, models, flux_max=None, title=""):
         fmax = _per_band(flux_max, band) if flux_max is not None else None
         m = _model_values(models[band], f, fmax)
         top, bot = axes[0, j], axes[1, j]
+        top.set_title(f"{band} keV", fontsize=10)
+        if f.size == 0:     # too few replicas or detections: nothing on log axes
+            top.text(0.5, 0.5, "no recovered counts", transform=top.transAxes, ha="center")
+            continue
         top.fill_between(f, t["p16"], t["p84"], color="C0", alpha=0.25, lw=0,
                          label="16–84% of replicas")
         top.plot(f, t["n_gt_s"], color="C0", marker=".", lw=1.4, label="recovered (mean)")
@@ -564,7 +568,6 @@ def replica_counts_curves(replica_counts, models, flux_max=None, title=""):
         bot.axhline(1.0, color="0.2", ls="--", lw=0.8)
         top.set_yscale("log")
         top.set_xscale("log")
-        top.set_title(f"{band} keV", fontsize=10)
         bot.set_xlabel(f"Flux [{_FLUX_LABEL}]")
         bot.set_ylim(0.5, 1.5)
     axes[0, 0].set_ylabel(r"$N(>S)$ [deg$^{-2}$]")
