@@ -770,6 +770,9 @@ def merged_thresholds(detections: pd.DataFrame, curves: pd.DataFrame, level: flo
 
     band_level = level
     best = evaluate(level)
+    log.info("merged catalogue at per-band reliability %.4g: reliability %.4f (%d sources in "
+             "the first %d replicas)", level, best[2], len(best[1]),
+             min(int(search_replicas), replicas.size))
     if raise_levels and not ok(best):
         lo, hi = -np.log10(1 - level), -np.log10(1 - max_level)
         band_level = max_level
