@@ -5,7 +5,13 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# Without --configfile: the defaults (config/template.yaml) with the embedded demo survey's
+# keys (config/config.yaml). A --configfile replaces both, so nothing of the demo -- stacks,
+# catalogues, name prefix -- leaks into a user's run (docs/usage.md).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/template.yaml"
+    configfile: "config/config.yaml"
 
 
 validate(config, "config/schemas/config.schema.yaml")
@@ -18,6 +24,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/population.smk"
 include: "workflow/rules/demo.smk"
+include: "workflow/rules/checks.smk"
 include: "workflow/rules/mosaic.smk"
 include: "workflow/rules/quality.smk"
 include: "workflow/rules/detect.smk"

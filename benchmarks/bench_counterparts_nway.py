@@ -35,7 +35,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 from astropy.table import Table
 
 from xsurvey import counterparts as cp
@@ -74,10 +73,11 @@ def demo_catalogs(build_arcmin: float | None):
                                                                  "optical_truth"))
         return softx, optical, truth, float(softx.meta["AREA"])
     from xsurvey import demo
+    from xsurvey.config import default_config
     from xsurvey.instrument import load_instrument
     from xsurvey.population import population_from_config
 
-    full = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    full = default_config(ROOT)
     cfg = copy.deepcopy(full["demo"])
     if build_arcmin is not None:
         cfg["sky_size_arcmin"] = float(build_arcmin)

@@ -29,9 +29,9 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import yaml  # noqa: E402
 
 from xsurvey import simulate  # noqa: E402
+from xsurvey.config import default_config  # noqa: E402
 from xsurvey.instrument import load_instrument  # noqa: E402
 from xsurvey.mosaic import MAP_KINDS  # noqa: E402
 from xsurvey.population import population_from_config  # noqa: E402
@@ -65,7 +65,7 @@ def main(argv=None):
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = default_config(REPO)
     inst = load_instrument(REPO / cfg["instrument"])
     res = REPO / "results"
     grid = res / "population" / "grid.npz"

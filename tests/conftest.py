@@ -19,12 +19,11 @@ def nustar():
 
 @pytest.fixture(scope="session")
 def population(nustar):
-    """The default configuration's source population (config/config.yaml)."""
-    import yaml
-
+    """The default configuration's source population (config/template.yaml)."""
+    from xsurvey.config import default_config
     from xsurvey.population import population_from_config
 
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = default_config(REPO)
     return population_from_config(cfg["population"], nustar)
 
 

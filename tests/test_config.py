@@ -211,3 +211,25 @@ def test_observation_outside_the_grid_demo(tmp_path, nustar):
     df.loc[3, "dec_pnt"] = 2.6
     with pytest.raises(ConfigError, match=r"line 3 \(obs 002 FPMA\): does not overlap"):
         check_grid_overlap(df, GRID, ["3-8"], path, nustar.field_of_view_arcmin, demo=True)
+
+
+def test_observation_table_comments_and_hashes(tmp_path):
+    """Only a line starting with # is a comment: a # inside a path is kept, and the line
+    numbers of the messages are those of the file."""
+    p = tmp_path / "obs.tsv"
+    row = "\t".join(["001", "e1", "FPMA", "data/run#2/ev.fits", "exp_{band}.fits", ""])
+    p.write_text("# my survey\n" + HEADER + "  # a note\n" + row + "\n\n" + row.replace(
+        "001", "002") + "\n")
+    df = read_observation_table(p)
+    assert list(df.index) == [4, 6]
+    assert df.events.iloc[0] == "data/run#2/ev.fits"
+    p.write_text(HEADER + row + "\textra\tfields\n")
+    with pytest.raises(ConfigError, match=r"obs.tsv, line 2: 8 fields for 6 columns"):
+        read_observation_table(p)
+    p.write_text(HEADER.replace("\t", "  ") + row.replace("\t", "  ") + "\n")
+    with pytest.raises(ConfigError, match=r"obs.tsv, line 1: the header is not tab-separated "
+                                          r"\(columns separated by spaces\)"):
+        read_observation_table(p)
+    p.write_text("# nothing\n")
+    with pytest.raises(ConfigError, match=r"obs.tsv: empty"):
+        read_observation_table(p)

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from astropy.table import Table, vstack
 
 from xsurvey import counterparts as cp
 from xsurvey import demo, figures
+from xsurvey.config import default_config
 from xsurvey.io import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -565,7 +565,7 @@ def test_xo_ratio():
 # --------------------------------------------------------------------------- demo catalogues
 @pytest.fixture(scope="module")
 def demo_sky(nustar, population):
-    cfg = copy.deepcopy(yaml.safe_load((ROOT / "config/config.yaml").read_text())["demo"])
+    cfg = copy.deepcopy(default_config(ROOT)["demo"])
     cfg["sky_size_arcmin"] = 30.0
     truth = demo.make_demo_sky(nustar, cfg, population)
     softx, softx_truth, optical, optical_truth = demo.make_ancillary_catalogs(nustar, truth, cfg)

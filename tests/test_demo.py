@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from astropy.table import Table
 from scipy import stats
 
 from xsurvey import demo, spectral
+from xsurvey.config import default_config
 from xsurvey.instrument import Band, elementary_bands, load_instrument
 from xsurvey.io import read_events, read_image
 from xsurvey.sky import region_area_deg2, sky_to_tangent
@@ -27,7 +27,7 @@ def inst():
 
 @pytest.fixture(scope="module")
 def cfg():
-    demo_cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())["demo"]
+    demo_cfg = default_config(ROOT)["demo"]
     demo_cfg = copy.deepcopy(demo_cfg)
     demo_cfg["image_npix"] = 361  # odd: the pointing is a pixel centre; 14.8' > 12' FoV
     demo_cfg.pop("background_fit_flux")  # exact diffuse-only maps; see test_fitted_background

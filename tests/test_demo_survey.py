@@ -9,13 +9,13 @@ number counts recovered from independent replicas against the input model.
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from astropy import units as u
 from astropy.table import Table
 from scipy import stats
 
 from xsurvey.calibrate import threshold_at
 from xsurvey.catalog import band_suffix
+from xsurvey.config import default_config
 from xsurvey.instrument import load_instrument
 
 from .workflow_utils import REPO, make_workdir, run_snakemake
@@ -27,7 +27,7 @@ LETTERS = {"3-24": "F", "3-8": "S", "8-24": "H", "8-16": "M", "16-24": "U"}
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = default_config(REPO)
     observations = (REPO / "config" / "observations.tsv").read_text()
     work = make_workdir(tmp_path_factory.mktemp("demo"), cfg, observations)
     run_snakemake(work)
@@ -59,7 +59,7 @@ def test_merged_catalogue_thresholds(demo_run):
     for level, t in thr.groupby("reliability"):
         assert np.all(t.band_reliability >= level) and np.all(t.merged_reliability >= level)
     summary = pd.read_csv(cal / "merged_summary.csv")
-    n_rep = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["simulations"][
+    n_rep = default_config(REPO)["simulations"][
         "replicas"]
     # by number of bands passing (the model knows only one band / several bands; its sums
     # per best band and class match the replicas by construction)
@@ -147,7 +147,7 @@ def test_counterpart_chain_is_as_reliable_as_estimated(demo_run):
     detection. The number of wrong ones must be Poisson-consistent (p > 0.01) with
     ``sum(1 - ctp_rel)``.
     """
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = default_config(REPO)
     psf = load_instrument(REPO / cfg["instrument"]).psf
     cat = Table.read(demo_run / "catalog" / "all" / "catalog_95.fits")
     truth = Table.read(demo_run / "demo" / "truth" / "sources.fits")
@@ -199,7 +199,7 @@ def test_variability_against_truth(demo_run):
     source's 50 counts sit on ~250 background counts); at least 80% of the loud ones must
     be flagged.
     """
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = default_config(REPO)
     psf = load_instrument(REPO / cfg["instrument"]).psf
     cat = Table.read(demo_run / "catalog" / "all" / "catalog_95.fits")
     truth = Table.read(demo_run / "demo" / "truth" / "sources.fits")

@@ -18,10 +18,10 @@ import copy
 
 import numpy as np
 import pytest
-import yaml
 from scipy.integrate import quad
 
 from xsurvey import spectral
+from xsurvey.config import default_config
 from xsurvey.population import (
     deconvolve_counts,
     mix_counts,
@@ -55,7 +55,7 @@ def cxb(e_lo, e_hi):
 
 @pytest.fixture(scope="module")
 def config():
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())["population"]
+    return default_config(REPO)["population"]
 
 
 def test_observed_counts_band_reproduces_the_published_counts(population):

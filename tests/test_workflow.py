@@ -1,11 +1,15 @@
 """End-to-end workflow tests on a tiny demo survey (real snakemake runs)."""
 
+import os
+
 import numpy as np
 import pytest
 from astropy.io import fits
+from astropy.table import Table
 
 from .workflow_utils import (
     make_workdir,
+    real_data_workdir,
     run_snakemake,
     tiny_config,
     tiny_observations,
@@ -90,9 +94,21 @@ def test_tiny_demo_and_new_epoch(tmp_path):
         (lambda c, o: (dict(c, seed="abc"), o), "'abc' is not of type 'integer'"),
         (lambda c, o: (dict(c, spectral={"soft_band": "3-24"}), o),
          "'spectral.soft_band': band '3-24' is not processed"),
+        (lambda c, o: (c, o.replace("\te1\t", "\t..\t")), "line 2: epoch '..' is not a safe"),
+        (lambda c, o: (dict(c, stacks={"../up": ["e1"]}), o),
+         "config key 'stacks.../up': '../up' is not a safe name"),
+        (lambda c, o: (dict(c, stacks={}), o), "config key 'stacks': no stacks"),
+        (lambda c, o: (c, o.replace("\t", ",")), "line 1: the header is not tab-separated "
+                                                  "(columns separated by ',')"),
+        (lambda c, o: (c, o.replace("\n", "\n# a comment\n", 1).replace("FPMB", "FPMC", 1)),
+         "line 4: unknown module 'FPMC'"),
+        (lambda c, o: (c, o + o.splitlines()[1].replace("60000001001\t", "60000009001\t", 1)
+                       + "\n"), "is listed on lines 2, 6: one observation listed twice?"),
     ],
     ids=["unknown-band", "duplicate-observation", "empty-epoch-in-stack", "bad-key",
-         "wrong-type", "band-not-processed"],
+         "wrong-type", "band-not-processed", "unsafe-epoch", "unsafe-stack", "no-stacks",
+         "comma-table",
+         "comment-line-numbers", "same-events-file"],
 )
 def test_bad_configuration_fails_before_any_job(tmp_path, change, message):
     cfg, obs = change(tiny_config(), tiny_observations())
@@ -125,3 +141,49 @@ def test_observations_without_background_maps(tmp_path):
     counts = fits.getdata(res / "epochs" / "e1" / "3-8" / "counts.fits").sum()
     # the estimate lies between the demo's diffuse-plus-faint-sources map and the counts
     assert 0.9 * with_map < estimated < counts
+
+
+def test_real_data_run_from_the_template(tmp_path, tiny_run):
+    """A user's files and a config written from config/template.yaml run end to end with
+    none of the demo's settings; a corrupt replica chunk stops the re-run before any job,
+    naming the chunk, and leaves the calibration in place; an input that fails its checks
+    stops the run with the message in the rule's log."""
+    work = real_data_workdir(tmp_path, tiny_run)
+    run_snakemake(work, "--configfile", "my_config.yaml")
+    res = work / "results"
+    assert sorted(p.name for p in (res / "catalog").iterdir()) == ["deep"]
+    assert not (res / "demo").exists() and not (res / "counterparts").exists()
+    cat = Table.read(res / "catalog" / "deep" / "catalog_95.fits")
+    assert len(cat) > 0 and all(str(n).startswith("NUDEEP J") for n in cat["name"])
+    assert len(list((res / "checks").glob("*.json"))) == 4
+
+    chunk = res / "sims" / "deep" / "chunk1.parquet"
+    good = chunk.read_bytes()
+    chunk.write_bytes(good[: len(good) // 2])
+    calibration = {p: p.read_bytes() for p in (res / "calibration" / "deep").glob("*.csv")}
+    os.utime(res / "population" / "counts.csv")        # something to re-run downstream
+    proc = run_snakemake(work, "--configfile", "my_config.yaml", "--forcerun", "calibrate",
+                         check=False)
+    assert proc.returncode != 0
+    assert "results/sims/deep/chunk1.parquet is corrupt" in proc.stderr
+    assert "rm results/sims/deep/chunk1.parquet results/sims/deep/chunk1.inputs.parquet" \
+        in proc.stderr
+    assert {p: p.read_bytes() for p in calibration} == calibration
+    chunk.write_bytes(good)
+
+    events = work / "data" / "nu60000002001B_events.fits"
+    with fits.open(events, mode="update") as hdul:
+        hdul["EVENTS"].data["PI"] = 0
+    proc = run_snakemake(work, "--configfile", "my_config.yaml", check=False)
+    assert proc.returncode != 0
+    log = (work / "logs" / "checks" / "60000002001_FPMB.log").read_text()
+    assert "none in the bands 3-8, 8-24 keV" in log and "Traceback" in log
+
+
+def test_single_observation_and_module(tmp_path, tiny_run):
+    """The smallest survey (one observation of one module, 20 replicas) finishes."""
+    work = real_data_workdir(tmp_path, tiny_run, modules=("FPMA",), epochs=("cycle5",))
+    run_snakemake(work, "--configfile", "my_config.yaml")
+    res = work / "results"
+    assert (res / "catalog" / "deep" / "catalog_95.fits").exists()
+    assert (res / "figures" / "deep" / "lognlogs_replicas.png").stat().st_size > 0

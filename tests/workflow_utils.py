@@ -10,6 +10,8 @@ import numpy as np
 import yaml
 from astropy.table import Table
 
+from xsurvey.config import default_config
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: Tiny demo: two epochs of one pointing each, two bands, small images.
@@ -21,7 +23,7 @@ TINY_POINTINGS = {
 
 
 def tiny_config(epochs=("e1", "e2"), bands=("3-8", "8-24")) -> dict:
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = default_config(REPO)
     cfg["bands"] = list(bands)
     cfg["stacks"] = {"all": list(epochs)}
     cfg["mosaic"] = {"center_deg": [150.10, 2.25], "size_arcmin": [16.0, 16.0]}
@@ -61,6 +63,7 @@ def make_workdir(tmp_path: Path, cfg: dict, observations: str) -> Path:
     for name in ("Snakefile", "workflow", "resources", "envs", "profiles"):
         os.symlink(REPO / name, work / name)
     shutil.copytree(REPO / "config" / "schemas", work / "config" / "schemas")
+    shutil.copy(REPO / "config" / "template.yaml", work / "config" / "template.yaml")
     write_config(work, cfg, observations)
     return work
 
@@ -90,3 +93,46 @@ def assert_same_table(path_a: Path, path_b: Path):
         assert np.array_equal(np.asarray(a[name]), np.asarray(b[name]),
                               equal_nan=a[name].dtype.kind == "f"), name
     return a
+
+
+def real_data_workdir(tmp_path: Path, demo_run: Path, modules=("FPMA", "FPMB"),
+                      epochs=None) -> Path:
+    """A run directory set up as a user would: own files, own table, a config from the template.
+
+    The tiny demo's observation files (of ``demo_run``) are copied under NuSTAR-like names
+    into ``data/``; ``my_observations.tsv`` lists them in epochs ``cycle5``/``cycle6``;
+    ``my_config.yaml`` is ``config/template.yaml`` with the keys a user fills in (stack
+    ``deep``, name prefix ``NUDEEP``). The demo configuration is there too, as in a clone:
+    a ``--configfile`` run must not pick up any of it.
+    """
+    work = make_workdir(tmp_path, tiny_config(), tiny_observations())
+    data = work / "data"
+    data.mkdir()
+    names = {"60000001001": "cycle5", "60000002001": "cycle6"}
+    rows = ["obs_id\tepoch\tmodule\tevents\texposure\tbackground"]
+    for obs, epoch in names.items():
+        if epochs is not None and epoch not in epochs:
+            continue
+        for module in modules:
+            src = demo_run / "results" / "demo" / "obs" / obs / module
+            stem = f"data/nu{obs}{module[-1]}"
+            for kind in ("events", "expmap", "bkg"):
+                for f in src.parent.glob(f"{module}_{kind}*.fits"):
+                    shutil.copy(f, work / f"{stem}_{f.name.split('_', 1)[1]}")
+            rows.append("\t".join([obs, epoch, module, f"{stem}_events.fits",
+                                   f"{stem}_expmap_{{band}}.fits", f"{stem}_bkg_{{band}}.fits"]))
+    (work / "my_observations.tsv").write_text("\n".join(rows) + "\n")
+    cfg = yaml.safe_load((REPO / "config" / "template.yaml").read_text())
+    tiny = tiny_config()
+    for key in ("bands", "mosaic", "quality", "population"):
+        cfg[key] = tiny[key]
+    cfg["observations"] = "my_observations.tsv"
+    cfg["stacks"] = {"deep": sorted({names[o] for o in names if epochs is None
+                                     or names[o] in epochs})}
+    cfg["simulations"].update(replicas=20, chunk_size=10)
+    cfg["detection"]["figure_bands"] = ["8-24"]
+    cfg["counterparts"]["hard_band"] = "3-8"
+    cfg["variability"]["bands"] = ["3-8", "8-24"]
+    cfg["catalog"]["name_prefix"] = "NUDEEP"
+    (work / "my_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return work

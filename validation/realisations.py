@@ -8,7 +8,7 @@ best-band net counts), NSPUR (the sum of the catalogue's p_spurious) and the two
 Poisson probability of the spurious count given NSPUR.
 
 Usage: python validation/realisations.py [--seeds 42 43 44 45 46] [--workdir DIR]
-       [--cores 2] [--config config/config.yaml] [--out table.csv]
+       [--cores 2] [--config my_config.yaml] [--out table.csv]
 
 Each realisation takes a few minutes on 2 cores; finished runs are reused (Snakemake
 re-runs nothing), so the script can be interrupted and restarted.
@@ -24,6 +24,7 @@ import pandas as pd
 import yaml
 
 from xsurvey.catalog import poisson_two_sided
+from xsurvey.config import default_config
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = ("results/catalog/all/truth_check.csv",)
@@ -36,8 +37,9 @@ def run_realisation(workdir: Path, cfg: dict, seed: int, cores: int) -> pd.DataF
     for name in ("Snakefile", "workflow", "resources", "envs", "profiles"):
         if not (work / name).exists():
             os.symlink(REPO / name, work / name)
-    if not (work / "config" / "schemas").exists():
-        os.symlink(REPO / "config" / "schemas", work / "config" / "schemas")
+    for name in ("schemas", "template.yaml"):
+        if not (work / "config" / name).exists():
+            os.symlink(REPO / "config" / name, work / "config" / name)
     run_cfg = {**cfg, "demo": {**cfg["demo"], "seed": int(seed)}}
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(run_cfg, sort_keys=False))
     (work / "config" / "observations.tsv").write_text(
@@ -70,10 +72,11 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44, 45, 46])
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/xsurvey-realisations"))
     ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--config", type=Path, default=REPO / "config" / "config.yaml")
+    ap.add_argument("--config", type=Path, help="a complete configuration (default: the "
+                    "demo's, config/template.yaml with config/config.yaml)")
     ap.add_argument("--out", type=Path, help="write the table (CSV) here too")
     args = ap.parse_args(argv)
-    cfg = yaml.safe_load(args.config.read_text())
+    cfg = yaml.safe_load(args.config.read_text()) if args.config else default_config(REPO)
     table = pd.concat([run_realisation(args.workdir, cfg, s, args.cores) for s in args.seeds],
                       ignore_index=True)
     out = summarise(table)

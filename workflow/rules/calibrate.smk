@@ -41,10 +41,7 @@ rule calibrate:
     """Aggregate all replica chunks of a stack into the calibration tables."""
     input:
         unpack(band_exposures),
-        detections=expand("results/sims/{{stack}}/chunk{chunk}.parquet", chunk=CHUNKS),
-        inputs=expand(
-            "results/sims/{{stack}}/chunk{chunk}.inputs.parquet", chunk=CHUNKS
-        ),
+        unpack(replica_chunks),
     output:
         **{
             f"figure_{name}": [

@@ -131,10 +131,7 @@ rule lognlogs:
 rule lognlogs_replicas:
     """Number counts recovered from the replicas' catalogues against the input model."""
     input:
-        detections=expand("results/sims/{{stack}}/chunk{chunk}.parquet", chunk=CHUNKS),
-        inputs=expand(
-            "results/sims/{{stack}}/chunk{chunk}.inputs.parquet", chunk=CHUNKS
-        ),
+        unpack(replica_chunks),
         exposure=f"results/stacks/{{stack}}/{BANDS[0]}/exposure.fits",
         thresholds="results/calibration/{stack}/thresholds.csv",
         sensitivity="results/calibration/{stack}/sensitivity.csv",

@@ -21,6 +21,7 @@ from xsurvey.config import (  # noqa: E402
     read_observation_table,
 )
 from xsurvey.instrument import band_suffix, load_instrument  # noqa: E402
+from xsurvey.integrity import check_parquet  # noqa: E402
 from xsurvey.mosaic import MAP_KINDS  # noqa: E402
 
 INSTRUMENT_FILE = config["instrument"]
@@ -30,8 +31,9 @@ check_band_keys(config, BANDS)
 DEMO = config.get("demo", {}).get("enabled", False)
 OBS_FILE = config["observations"]
 OBS = read_observation_table(OBS_FILE)
-validate(OBS, "../../config/schemas/observations.schema.yaml")
+# the project's messages (file, line, column) first, the schema's after
 check_observation_table(OBS, INSTRUMENT, OBS_FILE, demo=DEMO)
+validate(OBS, "../../config/schemas/observations.schema.yaml")
 if DEMO:
     check_demo_paths(OBS, config["demo"]["outdir"], OBS_FILE)
 else:
@@ -92,6 +94,70 @@ def band_params(wildcards):
         {**row, **{c: row[c].format(band=wildcards.band) for c in BAND_TEMPLATES}}
         for row in observation_rows(wildcards.epoch)
     ]
+
+
+def observation_row(obs_id, module):
+    """Files of one observation, per band (params of rule check_observation)."""
+    row = OBS[(OBS.obs_id == obs_id) & (OBS.module == module)].iloc[0]
+    return {
+        "obs_id": obs_id,
+        "module": module,
+        "events": str(row.events),
+        **{
+            c: {b: str(row[c]).format(band=b) if row[c] else "" for b in BANDS}
+            for c in BAND_TEMPLATES
+        },
+    }
+
+
+def observation_files(wildcards):
+    """Input files of one observation, named (rule check_observation)."""
+    row = observation_row(wildcards.obs_id, wildcards.module)
+    files = {"events": row["events"]}
+    for c in BAND_TEMPLATES:
+        files.update({f"{c}_{band_key(b)}": f for b, f in row[c].items() if f})
+    return files
+
+
+def epoch_checks(wildcards):
+    """The checks of one epoch's observations (every epoch mosaic waits for them)."""
+    rows = OBS[OBS.epoch == wildcards.epoch]
+    return [f"results/checks/{r.obs_id}_{r.module}.json" for r in rows.itertuples()]
+
+
+def stack_checks(wildcards):
+    """The checks of all observations of a stack (duplicates across its epochs)."""
+    rows = OBS[OBS.epoch.isin(STACKS[wildcards.stack])]
+    return [f"results/checks/{r.obs_id}_{r.module}.json" for r in rows.itertuples()]
+
+
+def replica_chunks(wildcards):
+    """The replica chunks of a stack; existing ones must be readable (checked first).
+
+    A truncated chunk (a crash, a full disk) stops the run before any job starts, so the
+    previous calibration is kept; the message says how to make the chunk again.
+    """
+    chunks = {
+        "detections": expand(
+            "results/sims/{stack}/chunk{chunk}.parquet",
+            stack=wildcards.stack,
+            chunk=CHUNKS,
+        ),
+        "inputs": expand(
+            "results/sims/{stack}/chunk{chunk}.inputs.parquet",
+            stack=wildcards.stack,
+            chunk=CHUNKS,
+        ),
+    }
+    for det, inp in zip(chunks["detections"], chunks["inputs"]):
+        for path in (det, inp):
+            if Path(path).exists():
+                check_parquet(
+                    path,
+                    f": remove it and run again to simulate it anew "
+                    f"(rm {det} {inp})",
+                )
+    return chunks
 
 
 def demo_row(obs_id, module):

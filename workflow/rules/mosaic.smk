@@ -22,6 +22,7 @@ rule mosaic_epoch:
     input:
         instrument=INSTRUMENT_FILE,
         files=epoch_inputs,
+        checks=epoch_checks,
     output:
         maps=expand("results/epochs/{{epoch}}/{{band}}/{kind}.fits", kind=MAP_KINDS),
         bgcheck="results/epochs/{epoch}/{band}/bgcheck.csv",
@@ -43,12 +44,13 @@ rule mosaic_epoch:
 rule mosaic_stack:
     """A stack mosaic is the sum of its epochs' mosaics."""
     input:
-        lambda wc: expand(
+        maps=lambda wc: expand(
             "results/epochs/{epoch}/{band}/{kind}.fits",
             epoch=STACKS[wc.stack],
             band=wc.band,
             kind=MAP_KINDS,
         ),
+        checks=stack_checks,
     output:
         expand("results/stacks/{{stack}}/{{band}}/{kind}.fits", kind=MAP_KINDS),
     log:

@@ -72,6 +72,12 @@ figures.save(figures.merged_reliability_curves(merged, title=title), snakemake.o
 for b, band in enumerate(p.bands):
     r = results[band]
     paths = {name: snakemake.output[f"figure_{name}"][b] for name in p.figures}
+    if by_band[band].empty:
+        log.warning("band %s: the replicas have no detection above the exposure floor; its "
+                    "figures are placeholders", band)
+        for path in paths.values():
+            figures.save(figures.no_data(f"{band} keV: no replica detections", title), path)
+        continue
     figures.save(figures.reliability_curves(curves[band], thresholds[thresholds.band == band]),
                  paths["reliability"])
     figures.save(figures.completeness_curves(r["completeness"]), paths["completeness"])

@@ -1,14 +1,20 @@
 """Rule mosaic_stack: sum the epoch mosaics of a stack."""
 
-from xsurvey import mosaic
-from xsurvey.io import read_image, setup_logging, write_image
+import json
+
+from xsurvey import checks, mosaic
+from xsurvey.io import InputError, read_image, setup_logging, write_image
 
 log = setup_logging(snakemake.log[0])
 kinds = snakemake.params.kinds
 epochs = snakemake.params.epochs
+summaries = [json.loads(open(f).read()) for f in snakemake.input.checks]
+for a, b in checks.duplicate_events(summaries):
+    raise InputError(f"stack {snakemake.wildcards.stack}: observations {a} and {b} have the "
+                     "same event file content: one observation listed twice?")
 n_kinds = len(kinds)
 for k, (kind, path) in enumerate(zip(kinds, snakemake.output, strict=True)):
-    files = snakemake.input[k::n_kinds]  # input is ordered epoch-major, kind-minor
+    files = snakemake.input.maps[k::n_kinds]  # input is ordered epoch-major, kind-minor
     images = [read_image(f, f"{kind} mosaic") for f in files]
     wcs, header = images[0][1], images[0][2]
     total = mosaic.sum_maps(img for img, _, _ in images)

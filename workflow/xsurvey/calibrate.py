@@ -1169,8 +1169,11 @@ def calibrate_band(detections: pd.DataFrame, inputs: pd.DataFrame, exposure_map_
     comp = completeness(inputs, thresholds, flux_bins)
     areas = geometric_areas(exposure_map_s, pixel_area_deg2, edges)
     coverage = sky_coverage(comp, areas)
-    snr = detections["snr"].to_numpy()
-    snr_bins = log_bins(max(np.nanmin(snr[snr > 0]), 0.5), np.nanmax(snr), bins_per_decade)
+    snr = detections["snr"].to_numpy(float)
+    snr = snr[np.isfinite(snr) & (snr > 0)]
+    # S/N bins of the detections (a placeholder range when the replicas detected nothing)
+    snr_bins = log_bins(max(snr.min(), 0.5), max(snr.max(), 1.0), bins_per_decade) \
+        if snr.size else log_bins(0.5, 100.0, bins_per_decade)
     return {
         "completeness": comp,
         "skycoverage": coverage,

@@ -8,6 +8,7 @@ raises :class:`ConfigError` naming the key, row or file.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,28 +20,90 @@ BAND_TEMPLATES = ("exposure", "background")
 POINTING_COLUMNS = ("ra_pnt", "dec_pnt", "roll_deg", "exposure_ks")
 
 
+#: Configuration files of a run without ``--configfile``: the defaults, then the demo's keys.
+DEFAULT_CONFIG_FILES = ("config/template.yaml", "config/config.yaml")
+
+
 class ConfigError(ValueError):
     """Inconsistent configuration or observation table."""
+
+
+def merge_config(base: dict, update: dict) -> dict:
+    """``base`` updated by ``update``, nested mappings merged (as Snakemake merges config files)."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_config(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(*paths) -> dict:
+    """The configuration of YAML files merged in order (:func:`merge_config`)."""
+    import yaml
+
+    cfg = {}
+    for path in paths:
+        cfg = merge_config(cfg, yaml.safe_load(Path(path).read_text()) or {})
+    return cfg
+
+
+def default_config(root) -> dict:
+    """The configuration of a run without ``--configfile`` in the repository ``root``."""
+    return load_config(*(Path(root) / f for f in DEFAULT_CONFIG_FILES))
+
+
+#: Names of observations, epochs and stacks: they become file and directory names.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
 def read_observation_table(path) -> pd.DataFrame:
     """Read the tab-separated observation table, identifiers kept as strings.
 
+    Lines starting with ``#`` are comments (a ``#`` elsewhere, e.g. in a path, is text);
+    the index of the table is the line number in the file.
+
     Raises
     ------
     ConfigError
-        If the file is missing or not a table.
+        If the file is missing, not tab-separated, or a row has more fields than the
+        header; the message names the file and the line.
     """
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"observation table not found: {path} (config key 'observations')")
-    text_cols = {"obs_id": str, "epoch": str, "module": str, "events": str,
-                 "exposure": str, "background": str}
-    try:
-        df = pd.read_csv(path, sep="\t", dtype=text_cols, comment="#")
-    except Exception as exc:
-        raise ConfigError(f"observation table {path}: cannot be read as TSV: {exc}") from exc
-    df.index = pd.RangeIndex(2, len(df) + 2, name="line")  # file line numbers (header = 1)
+    lines = [(k, text) for k, text in enumerate(path.read_text().splitlines(), start=1)
+             if text.strip() and not text.lstrip().startswith("#")]
+    if not lines:
+        raise ConfigError(f"observation table {path}: empty (expected a tab-separated header "
+                          "line and one row per observation)")
+    header_line, header = lines[0]
+    if "\t" not in header:
+        sep = "','" if "," in header else "spaces" if " " in header.strip() else "nothing"
+        raise ConfigError(f"observation table {path}, line {header_line}: the header is not "
+                          f"tab-separated (columns separated by {sep}); expected tabs between "
+                          "obs_id, epoch, module, events, exposure, background")
+    columns = header.split("\t")
+    rows = []
+    for k, text in lines[1:]:
+        fields = text.split("\t")
+        if len(fields) > len(columns):
+            raise ConfigError(f"observation table {path}, line {k}: {len(fields)} fields for "
+                              f"{len(columns)} columns ({', '.join(columns)})")
+        rows.append(fields + [""] * (len(columns) - len(fields)))
+    df = pd.DataFrame(rows, columns=columns, index=pd.Index([k for k, _ in lines[1:]],
+                                                            name="line"))
+    df = df.replace({"": np.nan})
+    for col in POINTING_COLUMNS:
+        if col in df.columns:
+            numbers = pd.to_numeric(df[col], errors="coerce")
+            bad = df[col].notna() & numbers.isna()
+            if bad.any():
+                line = bad.idxmax()
+                raise ConfigError(f"observation table {path}, line {line}: {col} = "
+                                  f"{df[col][line]!r} is not a number")
+            df[col] = numbers
     return df
 
 
@@ -87,6 +150,14 @@ def check_observation_table(df: pd.DataFrame, instrument, path, demo: bool) -> p
         if blank.any():
             line = blank.idxmax()
             raise ConfigError(f"observation table {path}, line {line}: empty '{col}'")
+    for col in ("obs_id", "epoch"):
+        unsafe = ~df[col].astype(str).str.fullmatch(SAFE_NAME)
+        if unsafe.any():
+            line = unsafe.idxmax()
+            raise ConfigError(
+                f"observation table {path}, line {line}: {col} {df[col][line]!r} is not a safe "
+                "name (letters, digits and _ . + - only, not starting with . or -; it becomes "
+                "a directory name)")
     dup = df.duplicated(["obs_id", "module"], keep=False)
     if dup.any():
         first = df[dup].iloc[0]
@@ -95,6 +166,12 @@ def check_observation_table(df: pd.DataFrame, instrument, path, demo: bool) -> p
             f"observation table {path}: observation {first.obs_id} module {first.module} is "
             f"listed twice (lines {', '.join(map(str, lines))})"
         )
+    same = df.duplicated("events", keep=False)
+    if same.any():
+        lines = df.index[same & (df.events == df.events[same].iloc[0])]
+        raise ConfigError(f"observation table {path}: the event file "
+                          f"{df.events[same].iloc[0]} is listed on lines "
+                          f"{', '.join(map(str, lines))}: one observation listed twice?")
     bad = ~df.module.isin(instrument.modules)
     if bad.any():
         line = bad.idxmax()
@@ -175,9 +252,15 @@ def check_grid_overlap(df: pd.DataFrame, grid: dict, bands, path, fov_arcmin: fl
 
 
 def check_stacks(stacks: dict, df: pd.DataFrame, path) -> dict:
-    """Each stack's epochs must have observations in the table."""
+    """Each stack's epochs must have observations in the table; stack names are safe."""
     epochs = set(df.epoch)
+    if not stacks:
+        raise ConfigError(f"config key 'stacks': no stacks; name at least one, e.g. "
+                          f"'stacks: {{all: [{', '.join(sorted(epochs))}]}}'")
     for name, members in stacks.items():
+        if not SAFE_NAME.fullmatch(str(name)):
+            raise ConfigError(f"config key 'stacks.{name}': {name!r} is not a safe name (letters, "
+                              "digits and _ . + - only, not starting with . or -)")
         for e in members:
             if e not in epochs:
                 raise ConfigError(

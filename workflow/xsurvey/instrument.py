@@ -25,6 +25,11 @@ def band_suffix(band: str) -> str:
     return str(band).replace("-", "_").replace(".", "p")
 
 
+#: Default tolerances of the cross-checks of an observation's files (:mod:`xsurvey.checks`).
+DEFAULT_CHECKS = {"pi_range": [0, 4095], "exposure_gti_ratio": [0.4, 1.05],
+                  "pointing_tolerance_arcmin": 3.0}
+
+
 class InstrumentError(ValueError):
     """An instrument file is missing, malformed or asked for an unknown band."""
 
@@ -116,6 +121,7 @@ class Instrument:
     background: BackgroundModel
     cf_override: dict = field(default_factory=dict)
     absorber: str = "transmitted"
+    checks: dict = field(default_factory=lambda: dict(DEFAULT_CHECKS))
 
     def band(self, name: str) -> Band:
         """Return the :class:`Band` called ``name``; unknown names raise clearly."""
@@ -271,7 +277,25 @@ INSTRUMENT_KEYS = frozenset({
     "name", "modules", "pixel_arcsec", "field_of_view_arcmin", "energy_from_pi",
     "aperture_radius_arcsec", "deblend_radius_arcsec", "match_radius_arcsec", "psf",
     "effective_area", "spectrum", "reference_band", "bands", "background", "cf_override",
+    "checks",
 })
+
+
+def _checks_from_config(cfg, path) -> dict:
+    """The ``checks`` tolerances of an instrument file, defaults filled in."""
+    out = dict(DEFAULT_CHECKS)
+    unknown = sorted(set(cfg or {}) - set(DEFAULT_CHECKS))
+    if unknown:
+        raise InstrumentError(f"{path}: unknown key(s) checks.{', checks.'.join(unknown)} "
+                              f"(expected {', '.join(DEFAULT_CHECKS)})")
+    out.update(cfg or {})
+    for key in ("pi_range", "exposure_gti_ratio"):
+        pair = out[key]
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and pair[0] < pair[1]):
+            raise InstrumentError(f"{path}: checks.{key} must be [low, high], got {pair!r}")
+    if not float(out["pointing_tolerance_arcmin"]) > 0:
+        raise InstrumentError(f"{path}: checks.pointing_tolerance_arcmin must be > 0")
+    return out
 
 
 def _require(cfg: dict, key: str, path) -> object:
@@ -369,6 +393,7 @@ def load_instrument(path) -> Instrument:
         ),
         cf_override=dict(cfg.get("cf_override") or {}),
         absorber=str(spec.get("absorber", "transmitted")),
+        checks=_checks_from_config(cfg.get("checks"), path),
     )
     if inst.absorber not in spectral.ABSORBERS:
         raise InstrumentError(f"{path}: spectrum.absorber is {inst.absorber!r}; expected one "

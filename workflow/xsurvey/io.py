@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -268,18 +269,38 @@ def read_background(path):
     if fcxb is not None and fcxb.shape != total.shape:
         raise InputError(f"background map {path}: FCXB extension shape {fcxb.shape} differs "
                          f"from the total {total.shape}")
+    if fcxb is not None and not np.all(np.isfinite(fcxb)):
+        raise InputError(f"background map {path}: FCXB extension has "
+                         f"{int(np.count_nonzero(~np.isfinite(fcxb)))} NaN/infinite pixels")
+    if fcxb is not None and fcxb.min() < 0:
+        raise InputError(f"background map {path}: FCXB extension has negative pixels (min "
+                         f"{fcxb.min():.3g}; expected counts >= 0)")
     return total, fcxb, wcs
 
 
 def setup_logging(log_path=None, level=logging.INFO) -> logging.Logger:
-    """Log to ``log_path`` (a rule's ``log:`` file) and stderr; return the xsurvey logger."""
+    """Log to ``log_path`` (a rule's ``log:`` file) and stderr; return the xsurvey logger.
+
+    An exception that ends the script is logged too (message and traceback), so the rule's
+    log file says why the job failed.
+    """
     handlers = [logging.StreamHandler()]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w"))
     logging.basicConfig(level=level, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.excepthook = _log_uncaught
     return logging.getLogger("xsurvey")
+
+
+def _log_uncaught(exc_type, exc, tb) -> None:
+    """``sys.excepthook``: the failure, with its traceback, to the log handlers (and stderr)."""
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    logging.getLogger("xsurvey").critical("job failed: %s: %s", exc_type.__name__, exc,
+                                          exc_info=(exc_type, exc, tb))
 
 
 def read_mosaics(paths) -> tuple[dict, WCS]:
