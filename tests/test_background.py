@@ -33,12 +33,12 @@ def test_residuals_of_a_perfect_model():
     assert stats["std"] == pytest.approx(1 / np.sqrt(40.0), rel=0.01)
 
 
-def test_check_observation_flags_a_biased_background():
+def test_bgcheck_observation_flags_a_biased_background():
     rng = np.random.default_rng(4)
     expo = np.full((300, 300), 5e4)
     true_bkg = np.full(expo.shape, 0.05)
     data = rng.poisson(true_bkg)
-    res = bg.check_observation(data, 0.8 * true_bkg, expo, 64, 18.3, 0.5)
+    res = bg.bgcheck_observation(data, 0.8 * true_bkg, expo, 64, 18.3, 0.5)
     stats = bg.residual_statistics(bg.background_residuals(res["data"], res["bkg"]))
     assert stats["mean"] == pytest.approx(0.25, abs=0.05)  # 1/0.8 - 1
 

@@ -66,7 +66,7 @@ def test_profile_runs_a_tiny_survey(cluster, tmp_path):
     # three cluster jobs in a row: demo inputs to detection, the profile's group of
     # replica chunks, calibration + catalogue.
     profile["groups"].update(population="maps", demo_sky="maps", demo_observation="maps",
-                             mosaic_epoch="maps",
+                             check_observation="maps", mosaic_epoch="maps",
                              mosaic_stack="maps", detect="maps", calibrate="catalog",
                              catalog="catalog")
     profile["group-components"].update(maps=1, catalog=1)

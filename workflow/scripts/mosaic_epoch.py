@@ -49,7 +49,7 @@ for i, obs in enumerate(observations, 1):
                          f"'mosaic.center_deg', 'mosaic.size_arcmin')")
     for kind in maps:
         maps[kind] += contribution[kind]
-    check = bg.check_observation(
+    check = bg.bgcheck_observation(
         mosaic.bin_events(x, y, ev_wcs, bkg_wcs, total.shape), total,
         mosaic.exposure_on(bkg_wcs, total.shape, expo, exp_wcs),
         quality["bgcheck_circles"], radius_pix, quality["bgcheck_min_exposure_frac"])

@@ -3,15 +3,13 @@
 import json
 
 from xsurvey import checks, mosaic
-from xsurvey.io import InputError, read_image, setup_logging, write_image
+from xsurvey.io import read_image, setup_logging, write_image
 
 log = setup_logging(snakemake.log[0])
 kinds = snakemake.params.kinds
 epochs = snakemake.params.epochs
-summaries = [json.loads(open(f).read()) for f in snakemake.input.checks]
-for a, b in checks.duplicate_events(summaries):
-    raise InputError(f"stack {snakemake.wildcards.stack}: observations {a} and {b} have the "
-                     "same event file content: one observation listed twice?")
+checks.check_duplicates([json.loads(open(f).read()) for f in snakemake.input.checks],
+                        f"stack {snakemake.wildcards.stack}")
 n_kinds = len(kinds)
 for k, (kind, path) in enumerate(zip(kinds, snakemake.output, strict=True)):
     files = snakemake.input.maps[k::n_kinds]  # input is ordered epoch-major, kind-minor

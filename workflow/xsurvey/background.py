@@ -128,7 +128,7 @@ def residual_statistics(residuals, clip_sigma: float = 3.0):
             "clipped_std": float(cstd), "n": int(r.size)}
 
 
-def check_observation(data, background, exposure, n_circles: int, radius_pix: float,
+def bgcheck_observation(data, background, exposure, n_circles: int, radius_pix: float,
                       min_exposure_frac: float):
     """Data and background counts in circles spread over one observation.
 

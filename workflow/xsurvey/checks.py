@@ -24,7 +24,7 @@ from astropy.io import fits
 
 from .io import InputError, read_background, read_events, read_image
 
-__all__ = ["check_observation", "duplicate_events", "gti_total"]
+__all__ = ["check_duplicates", "check_observation", "duplicate_events", "gti_total"]
 
 
 def gti_total(path) -> float:
@@ -138,6 +138,21 @@ def check_observation(row: dict, instrument, bands) -> tuple[dict, list]:
              "n_events": int(len(events)), "counts": counts, "gti_s": gti,
              "exposure_max_s": exposure_max, "ra_pnt": centre[0], "dec_pnt": centre[1],
              "events_sha1": digest}, warnings)
+
+
+def check_duplicates(summaries, where: str) -> None:
+    """Raise :class:`xsurvey.io.InputError` if two observations have the same events.
+
+    Parameters
+    ----------
+    summaries : sequence of dict
+        :func:`check_observation` summaries, e.g. of the observations of a stack.
+    where : str
+        What they belong to, for the message (e.g. ``"stack all"``).
+    """
+    for a, b in duplicate_events(summaries):
+        raise InputError(f"{where}: observations {a} and {b} have the same event file content: "
+                         "one observation listed twice?")
 
 
 def duplicate_events(summaries) -> list:
