@@ -5,12 +5,17 @@ input go wrong and returns the message the check raises; the documented message 
 stands for anything) must match it, and every trigger must be documented.
 """
 
+import ast
 import copy
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from astropy.io import fits
 from astropy.table import Table
 from snakemake.exceptions import WorkflowError
@@ -224,6 +229,7 @@ def documented():
     return rows
 
 
+@pytest.mark.filterwarnings("ignore:File may have been truncated")  # the truncated-fits row
 def test_every_bad_input_is_documented_with_its_message(tmp_path, nustar, files):  # noqa: F811
     rows = documented()
     table = triggers(tmp_path, nustar, files)
@@ -232,3 +238,24 @@ def test_every_bad_input_is_documented_with_its_message(tmp_path, nustar, files)
         text = _message(table[key])
         pattern = ".*".join(re.escape(part) for part in re.split(r"\s*…\s*", message))
         assert re.search(pattern, text, re.S), f"{key}: documented `{message}`, got `{text}`"
+
+
+def test_a_failing_script_leaves_its_error_in_the_rule_log(tmp_path):
+    """Every rule script logs to its ``log:`` file first thing, and an exception that ends
+    it lands there with its traceback (not only on Snakemake's stderr)."""
+    scripts = sorted((REPO / "workflow" / "scripts").glob("*.py"))
+    assert scripts
+    for script in scripts:
+        body = [node for node in ast.parse(script.read_text()).body
+                if not isinstance(node, (ast.Import, ast.ImportFrom, ast.Expr))]
+        assert ast.unparse(body[0]) == "log = setup_logging(snakemake.log[0])", script.name
+    log = tmp_path / "logs" / "rule.log"
+    job = ("from xsurvey.io import InputError, setup_logging\n"
+           f"setup_logging({str(log)!r}).info('reading')\n"
+           "raise InputError('exposure map ex.fits: maximum 60.0 s')\n")
+    proc = subprocess.run([sys.executable, "-c", job], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "workflow")})
+    assert proc.returncode != 0
+    text = log.read_text()
+    assert "reading" in text and "Traceback" in text
+    assert "job failed: InputError: exposure map ex.fits: maximum 60.0 s" in text
