@@ -2,7 +2,7 @@
 
 Matches the demo soft-X-ray source list to the demo optical (i-band) catalogue
 twice -- with :func:`xsurvey.counterparts.likelihood_ratio_match` (Sutherland &
-Saunders 1992, METHOD §11) and with NWAY (Salvato et al. 2018, Bayesian
+Saunders 1992, method.md §11) and with NWAY (Salvato et al. 2018, Bayesian
 distance + automatic magnitude prior, ``nwaylib.nway_match``) -- and scores
 both against the demo truth (``optical_truth.fits``: the optical counterpart
 of each soft source). For each method and selection it prints the number of
@@ -38,6 +38,10 @@ import numpy as np
 from astropy.table import Table
 
 from xsurvey import counterparts as cp
+from xsurvey import demo
+from xsurvey.config import default_config
+from xsurvey.instrument import load_instrument
+from xsurvey.population import population_from_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,10 +76,6 @@ def demo_catalogs(build_arcmin: float | None):
         softx, optical, truth = (Table.read(files[k]) for k in ("softx", "optical",
                                                                  "optical_truth"))
         return softx, optical, truth, float(softx.meta["AREA"])
-    from xsurvey import demo
-    from xsurvey.config import default_config
-    from xsurvey.instrument import load_instrument
-    from xsurvey.population import population_from_config
 
     full = default_config(ROOT)
     cfg = copy.deepcopy(full["demo"])
@@ -105,7 +105,7 @@ def run_nway(nwaylib, xray, opt, area_deg2, prior, radius_arcsec, mag_radius=Non
     secure Bayesian-distance matches); a radius (arcsec): histogram of the
     objects within it, as the likelihood ratio's q(m).
     """
-    from nwaylib.logger import NullOutputLogger
+    from nwaylib.logger import NullOutputLogger  # optional: installed on demand by main()
 
     tables = [
         {"name": "XRAY", "ra": np.asarray(xray["ra"], float),

@@ -29,10 +29,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
 from astropy.wcs import WCS
 from scipy.signal import fftconvolve
 
-from xsurvey.detect import Detector, _deblended_peaks, detection_table
+from xsurvey.detect import Detector, detection_table
+from xsurvey.detect.peaks import _deblended_peaks
 from xsurvey.instrument import load_instrument
 from xsurvey.mosaic import tan_wcs
 
@@ -83,7 +85,6 @@ def make_mosaic(instrument, band: str, size: int = 750, nsrc: int = 100, seed: i
 
 def load_stack(path):
     """Counts (int), background, exposure and WCS of a stack directory."""
-    from astropy.io import fits
 
     path = Path(path)
     counts = fits.getdata(path / "counts.fits").astype(np.int64)

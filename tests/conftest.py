@@ -5,8 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from xsurvey.config import default_config
 from xsurvey.instrument import load_instrument
 from xsurvey.mosaic import make_grid
+from xsurvey.population import population_from_config
+
+from .workflow_utils import make_workdir, run_snakemake, tiny_config, tiny_observations
 
 REPO = Path(__file__).resolve().parents[1]
 NUSTAR = REPO / "resources" / "instruments" / "nustar.yaml"
@@ -20,8 +24,6 @@ def nustar():
 @pytest.fixture(scope="session")
 def population(nustar):
     """The default configuration's source population (config/template.yaml)."""
-    from xsurvey.config import default_config
-    from xsurvey.population import population_from_config
 
     cfg = default_config(REPO)
     return population_from_config(cfg["population"], nustar)
@@ -31,7 +33,6 @@ def population(nustar):
 def tiny_run(tmp_path_factory):
     """A finished tiny demo run (:func:`tests.workflow_utils.tiny_config`), shared by tests
     that only read it or add to it (report, restart and SLURM references)."""
-    from .workflow_utils import make_workdir, run_snakemake, tiny_config, tiny_observations
 
     work = make_workdir(tmp_path_factory.mktemp("tiny_run"), tiny_config(), tiny_observations())
     run_snakemake(work)

@@ -9,6 +9,7 @@ from astropy.table import Table
 from xsurvey import io
 from xsurvey.config import (
     ConfigError,
+    check_ancillary_catalogs,
     check_bands,
     check_demo_paths,
     check_grid_overlap,
@@ -172,7 +173,6 @@ def test_observation_table_keeps_obs_id_as_text(tmp_path):
 
 
 def test_missing_ancillary_catalogue(tmp_path):
-    from xsurvey.config import check_ancillary_catalogs
 
     with pytest.raises(ConfigError, match=r"'counterparts.catalogs\[0\]' \(xmm\): catalogue "
                                           r"file not found"):

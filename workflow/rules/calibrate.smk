@@ -1,4 +1,4 @@
-"""Reliability, thresholds, completeness, sky coverage and accuracies (METHOD §8)."""
+"""Reliability, thresholds, completeness, sky coverage and accuracies (method.md §8)."""
 
 CALIBRATION_TABLES = (
     "thresholds",
@@ -40,7 +40,11 @@ CALIBRATION_REPORT_TABLES = {
 rule calibrate:
     """Aggregate all replica chunks of a stack into the calibration tables."""
     input:
-        unpack(band_exposures),
+        unpack(
+            named_inputs(
+                "exposure", "results/stacks/{stack}/{band}/exposure.fits", band=BANDS
+            )
+        ),
         unpack(replica_chunks),
     output:
         **{
@@ -100,4 +104,4 @@ rule calibrate:
         tables=CALIBRATION_TABLES,
         figures=list(CALIBRATION_FIGURES),
     script:
-        "../scripts/calibrate.py"
+        "../scripts/calibrate/calibrate.py"

@@ -1,22 +1,31 @@
-"""Source characterisation: variability between epochs (METHOD §13)."""
+"""Source characterisation: hardness ratios and obscuration, variability between epochs
+(method.md §12-13)."""
 
 VARIABILITY_BANDS = [b for b in config["variability"]["bands"] if b in BANDS]
+# the epoch mosaics the per-epoch null replicas are drawn from
+EPOCH_NULL_MAPS = ("exposure", "background", "background_nofcxb")
 
 
 rule variability_null:
     """p-values of the variability test for constant sources in per-epoch replicas."""
     input:
+        unpack(
+            named_inputs(
+                "maps", "results/stacks/{stack}/{band}/{kind}.fits", kind=MAP_KINDS
+            )
+        ),
+        unpack(
+            named_inputs(
+                "epoch_maps",
+                "results/epochs/{epoch}/{band}/{kind}.fits",
+                epoch=stack_epochs,
+                kind=EPOCH_NULL_MAPS,
+            )
+        ),
         instrument=INSTRUMENT_FILE,
         grid=rules.population.output.grid,
-        maps=expand("results/stacks/{{stack}}/{{band}}/{kind}.fits", kind=MAP_KINDS),
         real="results/detect/{stack}/{band}.fits",
         thresholds="results/calibration/{stack}/thresholds.csv",
-        epoch_maps=lambda wc: expand(
-            "results/epochs/{epoch}/{band}/{kind}.fits",
-            epoch=STACKS[wc.stack],
-            band=wc.band,
-            kind=("exposure", "background", "background_nofcxb"),
-        ),
     output:
         "results/variability/{stack}/null_{band}.csv",
     log:
@@ -27,6 +36,8 @@ rule variability_null:
         mem_mb=1500,
         runtime=30,
     params:
+        epochs=stack_epochs,
+        epoch_kinds=EPOCH_NULL_MAPS,
         replicas=config["variability"]["null_replicas"],
         seed=config["seed"],
         population=config["population"],
@@ -37,23 +48,30 @@ rule variability_null:
         level=LEVELS[min(LEVELS)],
         variability=config["variability"],
     script:
-        "../scripts/variability_null.py"
+        "../scripts/characterise/variability_null.py"
 
 
 rule variability:
     """Per-epoch rates, chi^2 variability test and light curves of the 95% catalogue."""
     input:
+        unpack(
+            named_inputs(
+                "null",
+                "results/variability/{stack}/null_{band}.csv",
+                band=VARIABILITY_BANDS,
+            )
+        ),
+        unpack(
+            named_inputs(
+                "maps",
+                "results/epochs/{epoch}/{band}/{kind}.fits",
+                band=VARIABILITY_BANDS,
+                epoch=stack_epochs,
+                kind=STACK_MAPS,
+            )
+        ),
         instrument=INSTRUMENT_FILE,
         catalog=f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits",
-        null=expand(
-            "results/variability/{{stack}}/null_{band}.csv", band=VARIABILITY_BANDS
-        ),
-        maps=lambda wc: expand(
-            "results/epochs/{epoch}/{band}/{kind}.fits",
-            band=VARIABILITY_BANDS,
-            epoch=STACKS[wc.stack],
-            kind=STACK_MAPS,
-        ),
     output:
         table=report_item(
             "results/variability/{stack}/variability.csv",
@@ -77,15 +95,15 @@ rule variability:
         "../../envs/counterparts.yaml"
     params:
         bands=VARIABILITY_BANDS,
-        epochs=lambda wc: STACKS[wc.stack],
+        epochs=stack_epochs,
         kinds=STACK_MAPS,
         variability=config["variability"],
     script:
-        "../scripts/variability.py"
+        "../scripts/characterise/variability.py"
 
 
 rule hardness:
-    """Bayesian hardness ratios, N_H tracks and obscured fractions (METHOD §12)."""
+    """Bayesian hardness ratios, N_H tracks and obscured fractions (method.md §12)."""
     input:
         instrument=INSTRUMENT_FILE,
         catalog=(
@@ -124,4 +142,4 @@ rule hardness:
     params:
         spectral=config["spectral"],
     script:
-        "../scripts/hardness.py"
+        "../scripts/characterise/hardness.py"

@@ -19,4 +19,4 @@ rule check_observation:
         row=lambda wc: observation_row(wc.obs_id, wc.module),
         bands=BANDS,
     script:
-        "../scripts/check_observation.py"
+        "../scripts/checks/check_observation.py"

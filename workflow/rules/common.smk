@@ -1,5 +1,6 @@
 """Configuration, observation table and input functions shared by all rules."""
 
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -21,7 +22,8 @@ from xsurvey.config import (  # noqa: E402
     read_observation_table,
 )
 from xsurvey.instrument import band_suffix, load_instrument  # noqa: E402
-from xsurvey.integrity import check_parquet  # noqa: E402
+from xsurvey.io import input_key  # noqa: E402
+from xsurvey.simulate.chunks import check_parquet  # noqa: E402
 from xsurvey.mosaic import MAP_KINDS  # noqa: E402
 
 INSTRUMENT_FILE = config["instrument"]
@@ -51,6 +53,8 @@ STACKS = check_stacks(config["stacks"], OBS, OBS_FILE)
 EPOCHS = sorted(set(OBS.epoch))
 GRID = dict(config["mosaic"])
 QUALITY = config["quality"]
+# catalogue reliability levels, by percent: {95: 0.95, 99: 0.99}
+LEVELS = {int(round(100 * r)): r for r in config["calibration"]["reliability_levels"]}
 
 
 wildcard_constraints:
@@ -175,42 +179,27 @@ def demo_row(obs_id, module):
 STACK_MAPS = ("counts", "background", "exposure")
 
 
-def stack_catalog_inputs(wildcards):
-    """Detections, mosaics and calibration of a stack (rule catalog)."""
-    return {
-        "instrument": INSTRUMENT_FILE,
-        "detections": expand(
-            "results/detect/{stack}/{band}.fits", stack=wildcards.stack, band=BANDS
-        ),
-        "maps": expand(
-            "results/stacks/{stack}/{band}/{kind}.fits",
-            stack=wildcards.stack,
-            band=BANDS,
-            kind=STACK_MAPS,
-        ),
-        "thresholds": f"results/calibration/{wildcards.stack}/thresholds.csv",
-        "merged": f"results/calibration/{wildcards.stack}/merged_reliability.csv",
-    }
+def named_inputs(prefix, pattern, **axes):
+    """Input function: one file per combination of ``axes``, named ``prefix/<v1>/<v2>...``.
+
+    Each axis is a list or a function of the wildcards; ``pattern`` is formatted with the
+    wildcards and the axis values. Scripts read the files back by name with
+    ``xsurvey.io.nested_inputs`` (``{v1: {v2: path}}``), never by position.
+    """
+
+    def inputs(wildcards):
+        values = {k: v(wildcards) if callable(v) else v for k, v in axes.items()}
+        fields = dict(wildcards.items())
+        return {
+            input_key(prefix, *combo): pattern.format(
+                **fields, **dict(zip(values, combo))
+            )
+            for combo in itertools.product(*values.values())
+        }
+
+    return inputs
 
 
-def stack_band_files(wildcards):
-    """Mosaics and real detections of every band of a stack, named by band and kind."""
-    return {
-        **{
-            f"{kind}_{band_key(band)}": f"results/stacks/{wildcards.stack}/{band}/{kind}.fits"
-            for band in BANDS
-            for kind in MAP_KINDS
-        },
-        **{
-            f"real_{band_key(band)}": f"results/detect/{wildcards.stack}/{band}.fits"
-            for band in BANDS
-        },
-    }
-
-
-def band_exposures(wildcards):
-    """Exposure mosaic of every band of a stack, named ``exposure_<band key>``."""
-    return {
-        f"exposure_{band_key(band)}": f"results/stacks/{wildcards.stack}/{band}/exposure.fits"
-        for band in BANDS
-    }
+def stack_epochs(wildcards):
+    """The epochs of the stack in the wildcards."""
+    return STACKS[wildcards.stack]

@@ -1,4 +1,4 @@
-"""Counterparts: soft X-ray association and likelihood-ratio identification (METHOD §11)."""
+"""Counterparts: soft X-ray association and likelihood-ratio identification (method.md §11)."""
 
 ANCILLARY = config.get("counterparts", {}).get("catalogs", [])
 
@@ -62,4 +62,4 @@ rule counterparts:
     params:
         counterparts=config.get("counterparts", {}),
     script:
-        "../scripts/counterparts.py"
+        "../scripts/counterparts/counterparts.py"

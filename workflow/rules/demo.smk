@@ -26,7 +26,7 @@ rule demo_sky:
         demo=config["demo"],
         population=config["population"],
     script:
-        "../scripts/demo_sky.py"
+        "../scripts/demo/demo_sky.py"
 
 
 rule demo_observation:
@@ -51,4 +51,4 @@ rule demo_observation:
         row=lambda wc: demo_row(wc.obs_id, wc.module),
         bands=BANDS,
     script:
-        "../scripts/demo_observation.py"
+        "../scripts/demo/demo_observation.py"

@@ -1,11 +1,15 @@
-"""Source detection, deblending and photometry on the stack mosaics (METHOD §4-6)."""
+"""Source detection, deblending and photometry on the stack and epoch mosaics (method.md §4-6)."""
 
 
 rule detect:
     """Detections of one stack and band with DET_ML, counts, rates and fluxes."""
     input:
+        unpack(
+            named_inputs(
+                "maps", "results/stacks/{stack}/{band}/{kind}.fits", kind=MAP_KINDS
+            )
+        ),
         instrument=INSTRUMENT_FILE,
-        maps=expand("results/stacks/{{stack}}/{{band}}/{kind}.fits", kind=MAP_KINDS),
     output:
         "results/detect/{stack}/{band}.fits",
     log:
@@ -18,7 +22,7 @@ rule detect:
     params:
         detection=config["detection"],
     script:
-        "../scripts/detect.py"
+        "../scripts/detect/detect.py"
 
 
 rule detection_figure:
@@ -43,4 +47,27 @@ rule detection_figure:
     params:
         detection=config["detection"],
     script:
-        "../scripts/detection_figure.py"
+        "../scripts/detect/detection_figure.py"
+
+
+rule detect_epoch:
+    """Detections on one epoch's mosaic (thresholds come from the stack)."""
+    input:
+        unpack(
+            named_inputs(
+                "maps", "results/epochs/{epoch}/{band}/{kind}.fits", kind=MAP_KINDS
+            )
+        ),
+        instrument=INSTRUMENT_FILE,
+    output:
+        "results/detect/epochs/{epoch}/{band}.fits",
+    log:
+        "logs/detect/epoch_{epoch}_{band}.log",
+    conda:
+        "../../envs/detect.yaml"
+    resources:
+        mem_mb=1500,
+    params:
+        detection=config["detection"],
+    script:
+        "../scripts/detect/detect.py"

@@ -1,20 +1,4 @@
-"""Per-epoch and stacked mosaics (METHOD §3) and the instrument band table."""
-
-
-rule instrument_bands:
-    """Bands with their energy range, CF and aperture EEF."""
-    input:
-        instrument=INSTRUMENT_FILE,
-    output:
-        "results/instrument/bands.csv",
-    log:
-        "logs/instrument/bands.log",
-    conda:
-        "../../envs/mosaic.yaml"
-    params:
-        bands=BANDS,
-    script:
-        "../scripts/instrument_bands.py"
+"""Per-epoch and stacked mosaics (method.md §3)."""
 
 
 rule mosaic_epoch:
@@ -38,17 +22,19 @@ rule mosaic_epoch:
         grid=GRID,
         quality=QUALITY,
     script:
-        "../scripts/mosaic_epoch.py"
+        "../scripts/mosaic/mosaic_epoch.py"
 
 
 rule mosaic_stack:
     """A stack mosaic is the sum of its epochs' mosaics."""
     input:
-        maps=lambda wc: expand(
-            "results/epochs/{epoch}/{band}/{kind}.fits",
-            epoch=STACKS[wc.stack],
-            band=wc.band,
-            kind=MAP_KINDS,
+        unpack(
+            named_inputs(
+                "maps",
+                "results/epochs/{epoch}/{band}/{kind}.fits",
+                epoch=stack_epochs,
+                kind=MAP_KINDS,
+            )
         ),
         checks=stack_checks,
     output:
@@ -61,7 +47,7 @@ rule mosaic_stack:
         mem_mb=1500,
         runtime=10,
     params:
-        epochs=lambda wc: STACKS[wc.stack],
+        epochs=stack_epochs,
         kinds=list(MAP_KINDS),
     script:
-        "../scripts/mosaic_stack.py"
+        "../scripts/mosaic/mosaic_stack.py"

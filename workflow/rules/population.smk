@@ -1,4 +1,4 @@
-"""Source population of the demo sky and of the replicas (METHOD §7.1)."""
+"""Source population of the demo sky and of the replicas (method.md §7.1)."""
 
 
 rule population:
@@ -30,4 +30,4 @@ rule population:
     params:
         population=config["population"],
     script:
-        "../scripts/population.py"
+        "../scripts/population/population.py"

@@ -1,10 +1,14 @@
-"""Mosaic quality checks (METHOD §3): area versus exposure, background accuracy."""
+"""Mosaic quality checks (method.md §3): area versus exposure, background accuracy."""
 
 
 rule quality_area_exposure:
     """Cumulative sky area above each exposure, per band."""
     input:
-        expand("results/stacks/{{stack}}/{band}/exposure.fits", band=BANDS),
+        unpack(
+            named_inputs(
+                "exposure", "results/stacks/{stack}/{band}/exposure.fits", band=BANDS
+            )
+        ),
     output:
         table=report_item(
             "results/quality/{stack}/area_exposure.csv",
@@ -27,16 +31,19 @@ rule quality_area_exposure:
     params:
         bands=BANDS,
     script:
-        "../scripts/quality_area_exposure.py"
+        "../scripts/quality/quality_area_exposure.py"
 
 
 rule quality_bgcheck:
     """(Data - Bgd)/Bgd in circles over each observation of the stack."""
     input:
-        lambda wc: expand(
-            "results/epochs/{epoch}/{band}/bgcheck.csv",
-            epoch=STACKS[wc.stack],
-            band=BANDS,
+        unpack(
+            named_inputs(
+                "bgcheck",
+                "results/epochs/{epoch}/{band}/bgcheck.csv",
+                epoch=stack_epochs,
+                band=BANDS,
+            )
         ),
     output:
         table=report_item(
@@ -59,5 +66,6 @@ rule quality_bgcheck:
         "../../envs/mosaic.yaml"
     params:
         bands=BANDS,
+        epochs=stack_epochs,
     script:
-        "../scripts/quality_bgcheck.py"
+        "../scripts/quality/quality_bgcheck.py"

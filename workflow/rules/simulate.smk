@@ -1,4 +1,4 @@
-"""Simulated replicas of each stack, in chunks (METHOD §7): one sky for all bands."""
+"""Simulated replicas of each stack, in chunks (method.md §7): one sky for all bands."""
 
 N_REPLICAS = config["simulations"]["replicas"]
 CHUNK_SIZE = config["simulations"]["chunk_size"]
@@ -12,7 +12,15 @@ wildcard_constraints:
 rule simulate:
     """Replicas [chunk * chunk_size, (chunk + 1) * chunk_size) of one stack, all bands."""
     input:
-        unpack(stack_band_files),
+        unpack(
+            named_inputs(
+                "maps",
+                "results/stacks/{stack}/{band}/{kind}.fits",
+                band=BANDS,
+                kind=MAP_KINDS,
+            )
+        ),
+        unpack(named_inputs("real", "results/detect/{stack}/{band}.fits", band=BANDS)),
         instrument=INSTRUMENT_FILE,
         grid=rules.population.output.grid,
     output:
@@ -41,4 +49,4 @@ rule simulate:
         truth_share=config["simulations"].get("truth_share", 0.25),
         detection=config["detection"],
     script:
-        "../scripts/simulate.py"
+        "../scripts/simulate/simulate.py"

@@ -13,9 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
+from astropy.coordinates import SkyCoord
+
+from xsurvey.io import InputError, image_footprint
 
 #: Columns of the observation table that hold path templates with ``{band}``.
 BAND_TEMPLATES = ("exposure", "background")
+
+
 #: Pointing columns needed by the demo generator.
 POINTING_COLUMNS = ("ra_pnt", "dec_pnt", "roll_deg", "exposure_ks")
 
@@ -41,7 +47,6 @@ def merge_config(base: dict, update: dict) -> dict:
 
 def load_config(*paths) -> dict:
     """The configuration of YAML files merged in order (:func:`merge_config`)."""
-    import yaml
 
     cfg = {}
     for path in paths:
@@ -205,7 +210,6 @@ def check_input_files(df: pd.DataFrame, bands, path) -> None:
 
 def _grid_circle(grid: dict):
     """Centre (SkyCoord) and half-diagonal (deg) of the mosaic grid."""
-    from astropy.coordinates import SkyCoord
 
     ra, dec = grid["center_deg"]
     width, height = grid["size_arcmin"]
@@ -223,9 +227,7 @@ def check_grid_overlap(df: pd.DataFrame, grid: dict, bands, path, fov_arcmin: fl
     its half-diagonal. The test is conservative (circles contain the
     rectangles), so it never rejects an observation that overlaps.
     """
-    from astropy.coordinates import SkyCoord
 
-    from .io import InputError, image_footprint
 
     centre, grid_radius = _grid_circle(grid)
     for line, row in df.iterrows():
@@ -289,16 +291,6 @@ def check_demo_paths(df: pd.DataFrame, outdir: str, path) -> None:
                     f"observation table {path}, line {line}: demo mode expects {col} = "
                     f"'{expected}', found '{row[col]}'"
                 )
-
-
-def detection_parameters(cfg: dict):
-    """:class:`xsurvey.detect.DetectionParameters` from the ``detection`` config section."""
-    from dataclasses import fields
-
-    from .detect import DetectionParameters
-
-    names = {f.name for f in fields(DetectionParameters)}
-    return DetectionParameters(**{k: v for k, v in cfg.items() if k in names})
 
 
 def check_ancillary_catalogs(specs) -> None:

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,7 +60,6 @@ def _open(path, what: str):
 
 
 def _celestial_wcs(header, path, what, **kwargs) -> WCS:
-    import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
@@ -328,8 +328,13 @@ def read_mosaics(paths) -> tuple[dict, WCS]:
     return maps, wcs
 
 
-def read_band_mosaics(files, bands, kinds) -> tuple[dict, WCS]:
-    """Mosaics listed band-major, kind-minor (``expand(..., band=bands, kind=kinds)``).
+def read_band_mosaics(paths) -> tuple[dict, WCS]:
+    """Read the mosaics of several bands on one grid.
+
+    Parameters
+    ----------
+    paths : dict
+        ``{band: {kind: path}}`` (e.g. ``nested_inputs(snakemake.input, "maps")``).
 
     Returns
     -------
@@ -337,12 +342,53 @@ def read_band_mosaics(files, bands, kinds) -> tuple[dict, WCS]:
         ``band -> {kind: numpy.ndarray}``.
     wcs : astropy.wcs.WCS
     """
-    files = list(files)
-    if len(files) != len(bands) * len(kinds):
-        raise ValueError(f"expected {len(bands) * len(kinds)} mosaics, got {len(files)}")
     maps, wcs = {}, None
-    for b, band in enumerate(bands):
-        chunk = files[b * len(kinds):(b + 1) * len(kinds)]
-        maps[band], w = read_mosaics(dict(zip(kinds, chunk, strict=True)))
+    for band, files in paths.items():
+        maps[band], w = read_mosaics(files)
         wcs = wcs or w
     return maps, wcs
+
+
+def input_key(*parts) -> str:
+    """Name of one file among a rule's named inputs: its parts joined by ``/``.
+
+    ``input_key("maps", "e1", "3-24", "counts")`` is ``"maps/e1/3-24/counts"``; the
+    rules name their inputs this way so scripts look files up by epoch, band, kind
+    (:func:`nested_inputs`) instead of by position in a list.
+    """
+    return "/".join(str(p) for p in parts)
+
+
+def nested_inputs(named, prefix: str) -> dict:
+    """The named inputs under ``prefix`` as nested dicts, one level per key part.
+
+    Parameters
+    ----------
+    named : mapping
+        ``snakemake.input`` (or any mapping with ``items()``) whose keys were made by
+        :func:`input_key`.
+    prefix : str
+        First part of the keys, e.g. ``"maps"``.
+
+    Returns
+    -------
+    dict
+        e.g. ``{epoch: {band: {kind: path}}}`` for keys ``maps/<epoch>/<band>/<kind>``.
+
+    Raises
+    ------
+    KeyError
+        When no input is named under ``prefix``.
+    """
+    tree: dict = {}
+    for key, path in named.items():
+        head, *parts = key.split("/")
+        if head != prefix or not parts:
+            continue
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = str(path)
+    if not tree:
+        raise KeyError(f"no inputs named {prefix}/...")
+    return tree

@@ -1,0 +1,353 @@
+"""Per-rule conda environments (envs/*.yaml) against the workflow and pyproject.toml.
+
+The rule -> script -> environment mapping comes from the workflow itself: the Snakefile is
+loaded through the Snakemake API (in a subprocess, on a tiny demo configuration) and every
+rule's script, conda environment, inputs and outputs are read from the parsed rules.
+"""
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from ..workflow_utils import REPO, make_workdir, tiny_config, tiny_observations
+
+PACKAGE = REPO / "workflow" / "xsurvey"
+ENVS = REPO / "envs"
+
+#: top-level import name -> conda-forge package names that provide it (any one will do)
+IMPORT_TO_CONDA = {
+    "numpy": ("numpy",),
+    "scipy": ("scipy",),
+    "astropy": ("astropy", "astropy-base"),
+    "pandas": ("pandas",),
+    "pyarrow": ("pyarrow",),
+    "matplotlib": ("matplotlib-base", "matplotlib"),
+    "sep": ("sep",),
+    "numba": ("numba",),
+    "yaml": ("pyyaml",),
+    "jsonschema": ("jsonschema",),
+}
+#: conda-forge package -> PyPI distribution (only where the names differ)
+CONDA_TO_PYPI = {"matplotlib-base": "matplotlib", "astropy-base": "astropy"}
+#: provided to every script by Snakemake itself (the `snakemake` object and its module)
+PROVIDED = {"snakemake"}
+#: calls that need a file-format engine the import graph does not show
+ENGINE_CALLS = {"read_parquet": "pyarrow", "to_parquet": "pyarrow"}
+ENGINE_SUFFIXES = {".parquet": "pyarrow"}
+
+# Loads the workflow with the Snakemake API and dumps every rule as JSON.
+INTROSPECT = r"""
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.io import get_flag_value, is_flagged
+from snakemake.settings.types import (ConfigSettings, OutputSettings, ResourceSettings,
+                                      StorageSettings)
+
+def source_path(src):
+    try:
+        return src.get_path_or_uri(secret_free=True)
+    except TypeError:  # older snakemake
+        return src.get_path_or_uri()
+
+def report_flag(f):
+    if not is_flagged(f, "report"):
+        return None
+    r = get_flag_value(f, "report")
+    caption = source_path(r.caption) if r.caption is not None else None
+    return {"category": r.category, "subcategory": r.subcategory, "labels": r.labels,
+            "caption": caption}
+
+def files(io):
+    return [{"path": str(f), "report": report_flag(f)}
+            for f in io if isinstance(f, str)]
+
+with SnakemakeApi(OutputSettings(quiet=True)) as api:
+    wf = api.workflow(resource_settings=ResourceSettings(), config_settings=ConfigSettings(),
+                      storage_settings=StorageSettings(), snakefile=Path("Snakefile"),
+                      workdir=Path.cwd())
+    workflow = wf._workflow
+    rules = [{"name": r.name, "snakefile": str(r.snakefile), "script": r.script,
+              "shellcmd": r.shellcmd, "norun": r.norun, "conda": r.conda_env,
+              "input": files(r.input), "output": files(r.output)}
+             for r in workflow.rules]
+    report = workflow.report_text
+    report = source_path(report) if report is not None else None
+Path(sys.argv[1]).write_text(json.dumps({"rules": rules, "report": report}))
+"""
+
+
+def _resolve(path) -> Path:
+    return Path(path).resolve()
+
+
+def load_workflow(tmp_dir: Path) -> dict:
+    """Rules of the real Snakefile (tiny demo config) with paths resolved into the repo."""
+    work = make_workdir(tmp_dir, tiny_config(), tiny_observations())
+    out = tmp_dir / "rules.json"
+    proc = subprocess.run([sys.executable, "-c", INTROSPECT, str(out)], cwd=work,
+                          capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise AssertionError(f"loading the workflow failed:\n{proc.stderr[-4000:]}")
+    data = json.loads(out.read_text())
+    for rule in data["rules"]:
+        rule_dir = _resolve(rule["snakefile"]).parent
+        for key in ("script", "conda"):
+            if rule[key] is not None and not re.match(r"^\w+://", rule[key]):
+                rule[f"{key}_path"] = _resolve(rule_dir / rule[key])
+        for f in rule["input"] + rule["output"]:
+            if f["report"] and f["report"]["caption"]:
+                f["report"]["caption"] = _resolve(work / f["report"]["caption"])
+    if data["report"]:
+        data["report"] = _resolve(work / data["report"])
+    return data
+
+
+@pytest.fixture(scope="module")
+def workflow_rules(tmp_path_factory):
+    rules = load_workflow(tmp_path_factory.mktemp("envs"))["rules"]
+    assert len(rules) > 10, "the workflow has suspiciously few rules"
+    return rules
+
+
+# --- imports of a script and, transitively, of the xsurvey package ---------------------------
+
+
+def _module_file(dotted: str) -> Path | None:
+    """File of an xsurvey (sub)module, or None if `dotted` is not a module of the package."""
+    parts = dotted.split(".")
+    if parts[0] != "xsurvey":
+        return None
+    base = PACKAGE.joinpath(*parts[1:])
+    for cand in (base.with_suffix(".py"), base / "__init__.py"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _imports(path: Path) -> tuple[set[str], set[str], set[str]]:
+    """(third-party top-level names, xsurvey module names, called attribute names) of a file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    # the package a relative import starts from: xsurvey or one of its stage subpackages
+    package = (".".join(["xsurvey", *path.parent.relative_to(PACKAGE).parts])
+               if path.is_relative_to(PACKAGE) else None)
+    third, internal, calls = set(), set(), set()
+
+    def add(dotted):
+        top = dotted.split(".")[0]
+        if top == "xsurvey":
+            internal.add(dotted)
+        elif top not in sys.stdlib_module_names and top not in PROVIDED:
+            third.add(top)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import inside the package
+                assert package, f"{path}: relative import outside the package"
+                base = package.split(".")[: package.count(".") + 2 - node.level]
+                module = ".".join(filter(None, [*base, node.module]))
+            else:
+                module = node.module
+            add(module)
+            if module.split(".")[0] == "xsurvey":  # `from xsurvey import io, figures`
+                internal.update(f"{module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name:
+                calls.add(name)
+    return third, internal, calls
+
+
+@cache
+def script_requirements(script: Path) -> tuple[frozenset, tuple, frozenset]:
+    """(third-party imports of a script and of its transitive xsurvey imports, those xsurvey
+    modules, file-format engines its own calls need)."""
+    third, internal, calls = _imports(script)
+    seen, todo = set(), set(internal)
+    while todo:
+        dotted = todo.pop()
+        # importing a.b.c imports the packages a and a.b too
+        for i in range(1, dotted.count(".") + 2):
+            f = _module_file(".".join(dotted.split(".")[:i]))
+            if f is None or f in seen:
+                continue
+            seen.add(f)
+            t, sub, _ = _imports(f)
+            third |= t
+            todo |= sub
+    engines = frozenset(ENGINE_CALLS[c] for c in calls if c in ENGINE_CALLS)
+    modules = (".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in seen)
+    return frozenset(third), tuple(sorted(m.removesuffix(".__init__") for m in modules)), engines
+
+
+# --- environment files and pyproject --------------------------------------------------------
+
+_SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(==|=|>=|<=|>|<|!=)?\s*([^\s=<>!]\S*)?\s*$")
+
+
+@cache
+def read_env(path: Path) -> dict:
+    """{package: (operator, version)} of a conda environment file (pip sections rejected)."""
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict) and "dependencies" in data, f"{path}: no dependencies"
+    channels = data.get("channels", [])
+    assert channels and channels[0] == "conda-forge", f"{path}: channels {channels}"
+    assert set(channels) <= {"conda-forge", "nodefaults"}, f"{path}: channels {channels}"
+    pkgs = {}
+    for dep in data["dependencies"]:
+        assert isinstance(dep, str), f"{path}: only conda-forge packages, found {dep!r}"
+        m = _SPEC.match(dep)
+        assert m, f"{path}: cannot parse dependency {dep!r}"
+        name, op, version = m.groups()
+        assert name not in pkgs, f"{path}: {name} listed twice"
+        pkgs[name.lower()] = (op, version)
+    return pkgs
+
+
+def pyproject():
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+
+def env_files():
+    return sorted(ENVS.glob("*.yaml")) + sorted(ENVS.glob("*.yml"))
+
+
+def script_rules(rules):
+    return [r for r in rules if not r["norun"]]
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+def test_every_rule_has_an_environment_and_every_environment_is_used(workflow_rules):
+    used = set()
+    for rule in script_rules(workflow_rules):
+        assert rule["conda"], f"rule {rule['name']} has no conda: directive"
+        assert not Path(rule["conda"]).is_absolute(), (
+            f"rule {rule['name']}: conda path {rule['conda']} should be relative to the rule file")
+        env = rule["conda_path"]
+        assert env.parent == ENVS.resolve() and env.is_file(), (
+            f"rule {rule['name']}: conda: {rule['conda']} -> {env} is not a file in envs/")
+        used.add(env)
+    unused = {p.resolve() for p in env_files()} - used
+    assert not unused, f"environment files used by no rule: {sorted(p.name for p in unused)}"
+
+
+def test_environments_are_pinned_conda_forge():
+    assert env_files(), "no environment files in envs/"
+    for path in env_files():
+        pkgs = read_env(path)
+        assert "python" in pkgs, f"{path.name}: python not pinned"
+        for name, (op, version) in pkgs.items():
+            assert op in ("=", "==") and version and re.match(r"^\d+(\.\d+)+$", version), (
+                f"{path.name}: {name} is not pinned to a version ({op}{version})")
+
+
+def test_environment_pins_satisfy_pyproject():
+    project = pyproject()
+    requirements = {canonicalize_name(r.name): r.specifier
+                    for r in map(Requirement, project["dependencies"])}
+    requires_python = SpecifierSet(project["requires-python"])
+    for path in env_files():
+        for name, (_, version) in read_env(path).items():
+            # conda `=X.Y` means X.Y.*: its lowest member X.Y must satisfy the lower bound
+            v = Version(version)
+            if name == "python":
+                assert v in requires_python, (
+                    f"{path.name}: python={version} outside requires-python {requires_python}")
+                continue
+            pypi = canonicalize_name(CONDA_TO_PYPI.get(name, name))
+            assert pypi in requirements, (
+                f"{path.name}: {name} is not a dependency in pyproject.toml")
+            assert requirements[pypi].contains(v), (
+                f"{path.name}: {name}={version} does not satisfy pyproject's "
+                f"{pypi}{requirements[pypi]}")
+
+
+def test_package_imports_are_known_and_declared():
+    """Every third-party import of the package and scripts maps to a conda package and a
+    pyproject dependency (so the environment checks below cannot miss one)."""
+    declared = {canonicalize_name(Requirement(r).name) for r in pyproject()["dependencies"]}
+    files = sorted(PACKAGE.rglob("*.py")) + sorted((REPO / "workflow" / "scripts").glob("*/*.py"))
+    for f in files:
+        for name in _imports(f)[0]:
+            assert name in IMPORT_TO_CONDA, (
+                f"{f.relative_to(REPO)} imports {name!r}: add it to IMPORT_TO_CONDA")
+            pypi = {canonicalize_name(CONDA_TO_PYPI.get(c, c)) for c in IMPORT_TO_CONDA[name]}
+            assert pypi & declared, f"{name} (imported by {f.name}) is not in pyproject.toml"
+
+
+def rule_needs(rule) -> tuple[set, set]:
+    """(import names, conda packages) a rule's script needs, with format engines."""
+    names, _, engines = script_requirements(rule["script_path"])
+    engines = set(engines) | {pkg for f in rule["input"] + rule["output"]
+                              for suffix, pkg in ENGINE_SUFFIXES.items()
+                              if f["path"].endswith(suffix)}
+    return set(names), engines
+
+
+def test_each_rule_environment_provides_its_imports(workflow_rules):
+    checked = 0
+    for rule in script_rules(workflow_rules):
+        assert rule["script"], f"rule {rule['name']}: expected a script: directive"
+        assert rule["script_path"].is_file(), f"rule {rule['name']}: {rule['script']} missing"
+        provided = set(read_env(rule["conda_path"]))
+        names, engines = rule_needs(rule)
+        for name in sorted(names):
+            choices = IMPORT_TO_CONDA.get(name)
+            assert choices, f"rule {rule['name']}: import {name!r} not in IMPORT_TO_CONDA"
+            assert provided & set(choices), (
+                f"rule {rule['name']} ({rule['script']}) imports {name!r} but "
+                f"{rule['conda_path'].name} provides none of {choices}")
+        for pkg in sorted(engines):
+            assert pkg in provided, (
+                f"rule {rule['name']} reads or writes files that need {pkg} but "
+                f"{rule['conda_path'].name} lacks it")
+        checked += 1
+    assert checked == len(script_rules(workflow_rules))
+
+
+def test_environments_are_minimal(workflow_rules):
+    """Every package of an environment is needed by at least one rule that uses it."""
+    needed = {}
+    for rule in script_rules(workflow_rules):
+        names, engines = rule_needs(rule)
+        pkgs = set(engines)
+        for name in names:
+            pkgs |= set(IMPORT_TO_CONDA.get(name, ()))
+        needed.setdefault(rule["conda_path"], set()).update(pkgs)
+    for env, pkgs in needed.items():
+        extra = set(read_env(env)) - pkgs - {"python"}
+        assert not extra, f"{env.name}: {sorted(extra)} needed by none of its rules"
+
+
+def test_script_requirements_follow_package_imports():
+    """The AST walk follows `from xsurvey import module`, stage subpackages and their
+    relative imports."""
+    scripts = REPO / "workflow" / "scripts"
+    names, modules, _ = script_requirements(scripts / "detect" / "detection_figure.py")
+    assert {"detect.figures", "detect", "detect.detector", "plotting", "io"} <= set(modules)
+    assert {"matplotlib", "numpy", "astropy", "scipy"} <= names
+    names, _, engines = script_requirements(scripts / "simulate" / "simulate.py")
+    assert "yaml" in names  # via xsurvey.instrument
+    assert engines == {"pyarrow"}  # DataFrame.to_parquet

@@ -1,0 +1,89 @@
+"""Compare the products of two runs: the same science, file by file.
+
+A refactoring (or a new library version) must leave the products unchanged. This script
+walks ``results/`` of a reference run and compares every product with the other run's:
+CSV, JSON and parquet files byte for byte, FITS files HDU by HDU (images: data equal;
+tables: the same columns with the same dtype and bytes; headers: equal cards except the creation
+date), PNG figures are only required to exist. It prints one line per difference and exits
+with status 1 when there is any.
+
+Usage: python validation/compare_runs.py REFERENCE_RESULTS OTHER_RESULTS
+
+e.g. run the demo in a checkout of the old commit and in the new one, then
+``python validation/compare_runs.py /tmp/old/results results``.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+BYTE_EXACT = {".csv", ".json", ".parquet", ".npz", ".tsv"}
+IGNORED_CARDS = {"DATE", "CHECKSUM", "DATASUM"}
+
+
+def fits_differences(a: Path, b: Path) -> list[str]:
+    """Differences between two FITS files, HDU by HDU (empty if they hold the same)."""
+    out = []
+    with fits.open(a) as ha, fits.open(b) as hb:
+        if len(ha) != len(hb):
+            return [f"{len(ha)} HDUs against {len(hb)}"]
+        for k, (x, y) in enumerate(zip(ha, hb, strict=True)):
+            cards_x = {c.keyword: c.value for c in x.header.cards if c.keyword not in IGNORED_CARDS}
+            cards_y = {c.keyword: c.value for c in y.header.cards if c.keyword not in IGNORED_CARDS}
+            if cards_x != cards_y:
+                keys = sorted(k2 for k2 in cards_x.keys() | cards_y.keys()
+                              if cards_x.get(k2) != cards_y.get(k2))
+                out.append(f"HDU {k}: header cards differ: {', '.join(keys[:8])}")
+            if x.data is None or y.data is None:
+                if (x.data is None) != (y.data is None):
+                    out.append(f"HDU {k}: data in one file only")
+                continue
+            if isinstance(x, fits.BinTableHDU):
+                if x.columns.names != y.columns.names:
+                    out.append(f"HDU {k}: columns {x.columns.names} against {y.columns.names}")
+                    continue
+                for name in x.columns.names:  # same dtype and bytes (NaN equals NaN)
+                    cx, cy = np.asarray(x.data[name]), np.asarray(y.data[name])
+                    if cx.dtype != cy.dtype or cx.tobytes() != cy.tobytes():
+                        out.append(f"HDU {k}: column {name} differs")
+            elif not np.array_equal(x.data, y.data, equal_nan=True):
+                out.append(f"HDU {k}: image data differ")
+    return out
+
+
+def compare(reference: Path, other: Path) -> list[str]:
+    """One line per product that is missing from ``other`` or differs from ``reference``."""
+    out = []
+    for path in sorted(p for p in reference.rglob("*") if p.is_file()):
+        rel = path.relative_to(reference)
+        twin = other / rel
+        if not twin.exists():
+            out.append(f"{rel}: missing")
+        elif path.suffix in BYTE_EXACT and path.read_bytes() != twin.read_bytes():
+            out.append(f"{rel}: bytes differ")
+        elif path.suffix == ".fits":
+            out.extend(f"{rel}: {d}" for d in fits_differences(path, twin))
+    extra = sorted(p.relative_to(other) for p in other.rglob("*")
+                   if p.is_file() and not (reference / p.relative_to(other)).exists())
+    out.extend(f"{rel}: not in the reference run" for rel in extra)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("reference", type=Path)
+    parser.add_argument("other", type=Path)
+    args = parser.parse_args(argv)
+    differences = compare(args.reference, args.other)
+    for line in differences:
+        print(line)
+    n = sum(1 for p in args.reference.rglob("*") if p.is_file())
+    print(f"{n} products compared, {len(differences)} differences")
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

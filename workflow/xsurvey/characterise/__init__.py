@@ -1,0 +1,63 @@
+"""Spectral shape and variability of the catalogue sources (characterise.smk):
+Bayesian hardness ratios and obscuration, variability between epochs.
+"""
+
+from .hardness import (
+    DEFAULT_NH_GRID,
+    HR_COLUMNS,
+    HR_FLAGS,
+    LEVEL_1SIGMA,
+    LIMIT_LEVEL,
+    band_count_rates,
+    bayesian_hr,
+    count_rate_to_flux,
+    first_column,
+    hardness_table,
+    hr_threshold,
+    hr_track,
+    hr_tracks_table,
+    nh_from_hr,
+    obscured_fractions,
+)
+from .variability import (
+    LC_COLUMNS,
+    VARIABILITY_COLUMNS,
+    calibrated_p_threshold,
+    constant_neighbour_counts,
+    epoch_photometry,
+    light_curve_table,
+    null_p_values,
+    rate_posterior,
+    stacked_rate,
+    variability_table,
+    variability_test,
+)
+
+__all__ = [
+    "DEFAULT_NH_GRID",
+    "HR_COLUMNS",
+    "HR_FLAGS",
+    "LC_COLUMNS",
+    "LEVEL_1SIGMA",
+    "LIMIT_LEVEL",
+    "VARIABILITY_COLUMNS",
+    "band_count_rates",
+    "bayesian_hr",
+    "calibrated_p_threshold",
+    "constant_neighbour_counts",
+    "count_rate_to_flux",
+    "epoch_photometry",
+    "first_column",
+    "hardness_table",
+    "hr_threshold",
+    "hr_track",
+    "hr_tracks_table",
+    "light_curve_table",
+    "nh_from_hr",
+    "null_p_values",
+    "obscured_fractions",
+    "rate_posterior",
+    "stacked_rate",
+    "variability_table",
+    "variability_test",
+]
