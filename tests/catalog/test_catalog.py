@@ -443,3 +443,23 @@ def test_flux_distribution_figure(random_survey, tmp_path):
     fig = figures.flux_distributions(tab, list(BANDS))
     plotting.save(fig, tmp_path / "flux.png")
     assert (tmp_path / "flux.png").stat().st_size > 0
+
+
+def test_epoch_only_sources_are_those_without_a_stack_source_within_the_radius():
+    def source_list(ra, dec, names):
+        n = len(ra)
+        return Table({"name": names, "ra": ra, "dec": dec, "best_band": ["3-24"] * n,
+                      "band_combination": ["F"] * n})
+
+    dec0 = 2.0
+    stack = source_list([150.0, 150.1], [dec0, dec0], ["S1", "S2"])
+    # 29" and 31" from S1 along Dec, and one far from both
+    epoch = source_list([150.0, 150.0, 150.3], [dec0 + 29 / 3600, dec0 - 31 / 3600, dec0],
+                ["E1", "E2", "E3"])
+    only = cat.epoch_only_sources(epoch, stack, 30.0, "e2")
+    assert list(only["name"]) == ["E2", "E3"]
+    assert list(only.columns) == cat.EPOCH_ONLY_COLUMNS
+    assert set(only["epoch"]) == {"e2"}
+    assert list(cat.epoch_only_sources(epoch, stack[:0], 30.0, "e2")["name"]) == [
+        "E1", "E2", "E3"]
+    assert cat.epoch_only_sources(epoch[:0], stack, 30.0, "e2").empty

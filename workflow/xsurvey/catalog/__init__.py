@@ -9,7 +9,9 @@ from .band_photometry import (
     forced_at_positions,
 )
 from .build import (
+    EPOCH_ONLY_COLUMNS,
     build_catalog,
+    epoch_only_sources,
     make_catalog,
     write_catalog,
     write_empty_products,
@@ -44,6 +46,8 @@ from .truth import (
 )
 
 __all__ = [
+    "EPOCH_ONLY_COLUMNS",
+    "epoch_only_sources",
     "CATALOG_COLUMNS",
     "FLUX_UNIT",
     "MERGED_COLUMNS",

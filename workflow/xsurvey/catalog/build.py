@@ -50,6 +50,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table
 
@@ -266,6 +267,48 @@ def make_catalog(detections_by_band: Mapping, maps_by_band: Mapping, wcs, thresh
                                          "replicas' merged catalogues at its best band, "
                                          "DET_ML and exposure interval")
     return cat
+
+
+#: Columns of :func:`epoch_only_sources`.
+EPOCH_ONLY_COLUMNS = ["epoch", "name", "ra", "dec", "best_band", "band_combination"]
+
+
+def epoch_only_sources(epoch_catalog: Table, stack_catalog: Table, radius_arcsec: float,
+                       epoch: str) -> pd.DataFrame:
+    """Sources of an epoch's catalogue with no stack-catalogue source within the radius.
+
+    A source above the stack's thresholds in one epoch but absent from the stack catalogue
+    is a transient or a strongly variable source (or a spurious one: the epoch catalogue
+    has the reliability of the stack's thresholds at the epoch's shallower exposure).
+
+    Parameters
+    ----------
+    epoch_catalog, stack_catalog : astropy.table.Table
+        :func:`make_catalog` outputs (``ra, dec`` in deg).
+    radius_arcsec : float
+        Match radius, arcsec.
+    epoch : str
+        Epoch name (``epoch`` column).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`EPOCH_ONLY_COLUMNS`, one row per epoch-only source.
+    """
+    cat = epoch_catalog
+    if len(cat) and len(stack_catalog):
+        _, sep, _ = SkyCoord(cat["ra"], cat["dec"], unit="deg").match_to_catalog_sky(
+            SkyCoord(stack_catalog["ra"], stack_catalog["dec"], unit="deg"))
+        new = sep.arcsec > radius_arcsec
+    else:
+        new = np.ones(len(cat), bool)
+    t = cat[new]
+    return pd.DataFrame({"epoch": np.full(len(t), epoch, dtype=object),
+                         "name": np.asarray(t["name"]).astype(str),
+                         "ra": np.asarray(t["ra"], float), "dec": np.asarray(t["dec"], float),
+                         "best_band": np.asarray(t["best_band"]).astype(str),
+                         "band_combination": np.asarray(t["band_combination"]).astype(str)},
+                        columns=EPOCH_ONLY_COLUMNS)
 
 
 def write_empty_products(paths, catalog: Table, reason: str) -> None:
