@@ -233,3 +233,13 @@ def test_observation_table_comments_and_hashes(tmp_path):
     p.write_text("# nothing\n")
     with pytest.raises(ConfigError, match=r"obs.tsv: empty"):
         read_observation_table(p)
+
+
+def test_images_carry_their_unit_and_no_made_up_time_reference(tmp_path, image_wcs):
+    """A mosaic has no time axis: no ``MJDREF = 0`` (1858-11-17) in its header."""
+    io.write_image(tmp_path / "m.fits", np.ones((49, 49)), image_wcs, "count",
+                   extra={"MJDREFI": (55197, "MJD of MET zero")})
+    header = fits.getheader(tmp_path / "m.fits")
+    assert header["BUNIT"] == "count" and header["CTYPE1"] == "RA---TAN"
+    assert "MJDREF" not in header
+    assert header["MJDREFI"] == 55197  # a real one given by the caller stays

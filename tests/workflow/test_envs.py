@@ -25,6 +25,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from xsurvey.provenance import file_imports, script_closure, third_party
+
 from ..workflow_utils import REPO, make_workdir, tiny_config, tiny_observations
 
 PACKAGE = REPO / "workflow" / "xsurvey"
@@ -85,7 +87,9 @@ with SnakemakeApi(OutputSettings(quiet=True)) as api:
     workflow = wf._workflow
     rules = [{"name": r.name, "snakefile": str(r.snakefile), "script": r.script,
               "shellcmd": r.shellcmd, "norun": r.norun, "conda": r.conda_env,
-              "input": files(r.input), "output": files(r.output)}
+              "input": files(r.input), "output": files(r.output),
+              "code": r.params.get("code"),
+              "benchmark": str(r.benchmark) if r.benchmark else None}
              for r in workflow.rules]
     report = workflow.report_text
     report = source_path(report) if report is not None else None
@@ -129,75 +133,28 @@ def workflow_rules(tmp_path_factory):
 # --- imports of a script and, transitively, of the xsurvey package ---------------------------
 
 
-def _module_file(dotted: str) -> Path | None:
-    """File of an xsurvey (sub)module, or None if `dotted` is not a module of the package."""
-    parts = dotted.split(".")
-    if parts[0] != "xsurvey":
-        return None
-    base = PACKAGE.joinpath(*parts[1:])
-    for cand in (base.with_suffix(".py"), base / "__init__.py"):
-        if cand.is_file():
-            return cand
-    return None
+def _third_party(names) -> set:
+    """Outside the standard library, the package and what Snakemake provides."""
+    return third_party(names) - PROVIDED
 
 
-def _imports(path: Path) -> tuple[set[str], set[str], set[str]]:
-    """(third-party top-level names, xsurvey module names, called attribute names) of a file."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    # the package a relative import starts from: xsurvey or one of its stage subpackages
-    package = (".".join(["xsurvey", *path.parent.relative_to(PACKAGE).parts])
-               if path.is_relative_to(PACKAGE) else None)
-    third, internal, calls = set(), set(), set()
-
-    def add(dotted):
-        top = dotted.split(".")[0]
-        if top == "xsurvey":
-            internal.add(dotted)
-        elif top not in sys.stdlib_module_names and top not in PROVIDED:
-            third.add(top)
-
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                add(alias.name)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative import inside the package
-                assert package, f"{path}: relative import outside the package"
-                base = package.split(".")[: package.count(".") + 2 - node.level]
-                module = ".".join(filter(None, [*base, node.module]))
-            else:
-                module = node.module
-            add(module)
-            if module.split(".")[0] == "xsurvey":  # `from xsurvey import io, figures`
-                internal.update(f"{module}.{a.name}" for a in node.names)
-        elif isinstance(node, ast.Call):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if name:
-                calls.add(name)
-    return third, internal, calls
+def _calls(path: Path) -> set:
+    """Names of the functions and methods a file calls."""
+    return {node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)}
 
 
 @cache
 def script_requirements(script: Path) -> tuple[frozenset, tuple, frozenset]:
-    """(third-party imports of a script and of its transitive xsurvey imports, those xsurvey
-    modules, file-format engines its own calls need)."""
-    third, internal, calls = _imports(script)
-    seen, todo = set(), set(internal)
-    while todo:
-        dotted = todo.pop()
-        # importing a.b.c imports the packages a and a.b too
-        for i in range(1, dotted.count(".") + 2):
-            f = _module_file(".".join(dotted.split(".")[:i]))
-            if f is None or f in seen:
-                continue
-            seen.add(f)
-            t, sub, _ = _imports(f)
-            third |= t
-            todo |= sub
-    engines = frozenset(ENGINE_CALLS[c] for c in calls if c in ENGINE_CALLS)
-    modules = (".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in seen)
-    return frozenset(third), tuple(sorted(m.removesuffix(".__init__") for m in modules)), engines
+    """(third-party imports of a script and of the package files it runs, those xsurvey
+    modules, file-format engines its own calls need). The import graph is
+    :func:`xsurvey.provenance.script_closure`, the one the rules' code digests follow."""
+    external, files = script_closure(script)
+    engines = frozenset(ENGINE_CALLS[c] for c in _calls(script) if c in ENGINE_CALLS)
+    modules = (".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in files)
+    return (frozenset(_third_party(external)),
+            tuple(sorted(m.removesuffix(".__init__") for m in modules)), engines)
 
 
 # --- environment files and pyproject --------------------------------------------------------
@@ -290,7 +247,7 @@ def test_package_imports_are_known_and_declared():
     declared = {canonicalize_name(Requirement(r).name) for r in pyproject()["dependencies"]}
     files = sorted(PACKAGE.rglob("*.py")) + sorted((REPO / "workflow" / "scripts").glob("*/*.py"))
     for f in files:
-        for name in _imports(f)[0]:
+        for name in _third_party(file_imports(f)[0]):
             assert name in IMPORT_TO_CONDA, (
                 f"{f.relative_to(REPO)} imports {name!r}: add it to IMPORT_TO_CONDA")
             pypi = {canonicalize_name(CONDA_TO_PYPI.get(c, c)) for c in IMPORT_TO_CONDA[name]}

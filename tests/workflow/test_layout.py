@@ -5,6 +5,7 @@ import ast
 import importlib
 
 import pytest
+import yaml
 
 from ..workflow_utils import REPO
 from .test_envs import load_workflow
@@ -133,3 +134,22 @@ def test_the_repository_documents_itself():
     found = [f"{path.relative_to(REPO)}: {needle}" for path in _text_files()
              for needle in outside if needle in path.read_text(errors="replace")]
     assert not found, "references outside the repository:\n" + "\n".join(found)
+
+
+#: Rules whose cost grows with the survey: they write Snakemake benchmark files, from which
+#: a cluster run is sized (docs/usage.md, "Sizing a cluster run").
+HEAVY_RULES = {"detect", "simulate", "calibrate", "counterparts", "variability_null"}
+
+
+def test_every_rule_has_cluster_resources_and_heavy_rules_benchmarks(rules):
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    jobs = {r["name"] for r in rules if not r["norun"]}
+    assert set(profile["set-resources"]) == jobs, (
+        "profiles/slurm set-resources should list exactly the rules: "
+        f"missing {sorted(jobs - set(profile['set-resources']))}, "
+        f"unknown {sorted(set(profile['set-resources']) - jobs)}")
+    for rule in rules:
+        if rule["name"] in HEAVY_RULES:
+            assert (rule["benchmark"] or "").startswith(f"results/benchmarks/{rule['name']}/"), (
+                rule["name"])
+

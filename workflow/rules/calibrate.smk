@@ -89,12 +89,15 @@ rule calibrate:
         ),
     log:
         "logs/calibration/{stack}.log",
+    benchmark:
+        "results/benchmarks/calibrate/{stack}.tsv"
     conda:
         "../../envs/detect.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
     params:
+        code=code("calibrate/calibrate.py"),
         bands=BANDS,
         n_replicas=N_REPLICAS,
         calibration=config["calibration"],

@@ -57,6 +57,7 @@ rule catalog:
         mem_mb=1500,
         runtime=10,
     params:
+        code=code("catalog/catalog.py"),
         bands=BANDS,
         levels=LEVELS,
         kinds=STACK_MAPS,
@@ -103,6 +104,7 @@ rule truth_check:
     conda:
         "../../envs/detect.yaml"
     params:
+        code=code("catalog/truth_check.py"),
         bands=BANDS,
         levels=LEVELS,
         truth=config["simulations"].get("truth", "flux"),
@@ -143,6 +145,7 @@ rule epoch_catalog:
     conda:
         "../../envs/detect.yaml"
     params:
+        code=code("catalog/epoch_catalog.py"),
         epochs=stack_epochs,
         bands=BANDS,
         kinds=STACK_MAPS,

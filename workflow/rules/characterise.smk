@@ -30,12 +30,15 @@ rule variability_null:
         "results/variability/{stack}/null_{band}.csv",
     log:
         "logs/variability/{stack}_null_{band}.log",
+    benchmark:
+        "results/benchmarks/variability_null/{stack}_{band}.tsv"
     conda:
         "../../envs/detect.yaml"
     resources:
         mem_mb=1500,
         runtime=30,
     params:
+        code=code("characterise/variability_null.py"),
         epochs=stack_epochs,
         epoch_kinds=EPOCH_NULL_MAPS,
         replicas=config["variability"]["null_replicas"],
@@ -44,7 +47,7 @@ rule variability_null:
         bright_flux=config["simulations"].get("bright_flux"),
         truth=config["simulations"].get("truth", "flux"),
         truth_share=config["simulations"].get("truth_share", 0.25),
-        detection=config["detection"],
+        detection=DETECTION,
         level=LEVELS[min(LEVELS)],
         variability=config["variability"],
     script:
@@ -94,6 +97,7 @@ rule variability:
     conda:
         "../../envs/counterparts.yaml"
     params:
+        code=code("characterise/variability.py"),
         bands=VARIABILITY_BANDS,
         epochs=stack_epochs,
         kinds=STACK_MAPS,
@@ -140,6 +144,7 @@ rule hardness:
     conda:
         "../../envs/counterparts.yaml"
     params:
+        code=code("characterise/hardness.py"),
         spectral=config["spectral"],
     script:
         "../scripts/characterise/hardness.py"

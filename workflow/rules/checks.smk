@@ -16,6 +16,7 @@ rule check_observation:
         mem_mb=1500,
         runtime=10,
     params:
+        code=code("checks/check_observation.py"),
         row=lambda wc: observation_row(wc.obs_id, wc.module),
         bands=BANDS,
     script:

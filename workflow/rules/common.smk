@@ -23,6 +23,8 @@ from xsurvey.config import (  # noqa: E402
 )
 from xsurvey.instrument import band_suffix, load_instrument  # noqa: E402
 from xsurvey.io import input_key  # noqa: E402
+from xsurvey.detect import DetectionParameters  # noqa: E402
+from xsurvey.provenance import code_digest  # noqa: E402
 from xsurvey.simulate.chunks import check_parquet  # noqa: E402
 from xsurvey.mosaic import MAP_KINDS  # noqa: E402
 
@@ -53,6 +55,13 @@ STACKS = check_stacks(config["stacks"], OBS, OBS_FILE)
 EPOCHS = sorted(set(OBS.epoch))
 GRID = dict(config["mosaic"])
 QUALITY = config["quality"]
+# the detection settings the detector reads (not figure_bands: a figure setting re-draws a
+# figure, it does not re-run the detection)
+DETECTION = {
+    k: v
+    for k, v in config["detection"].items()
+    if k in DetectionParameters.__dataclass_fields__
+}
 # catalogue reliability levels, by percent: {95: 0.95, 99: 0.99}
 LEVELS = {int(round(100 * r)): r for r in config["calibration"]["reliability_levels"]}
 
@@ -203,3 +212,10 @@ def named_inputs(prefix, pattern, **axes):
 def stack_epochs(wildcards):
     """The epochs of the stack in the wildcards."""
     return STACKS[wildcards.stack]
+
+
+def code(script):
+    """Digest of a rule's script and of the package files it runs (a ``params`` value), so
+    that editing that code re-runs the rule and what depends on it (xsurvey.provenance).
+    """
+    return code_digest(Path(workflow.basedir) / "workflow" / "scripts" / script)

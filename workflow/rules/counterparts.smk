@@ -57,9 +57,12 @@ rule counterparts:
         ),
     log:
         "logs/counterparts/{stack}.log",
+    benchmark:
+        "results/benchmarks/counterparts/{stack}.tsv"
     conda:
         "../../envs/counterparts.yaml"
     params:
+        code=code("counterparts/counterparts.py"),
         counterparts=config.get("counterparts", {}),
     script:
         "../scripts/counterparts/counterparts.py"

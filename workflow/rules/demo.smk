@@ -23,6 +23,7 @@ rule demo_sky:
         mem_mb=1000,
         runtime=10,
     params:
+        code=code("demo/demo_sky.py"),
         demo=config["demo"],
         population=config["population"],
     script:
@@ -47,6 +48,7 @@ rule demo_observation:
         mem_mb=1000,
         runtime=10,
     params:
+        code=code("demo/demo_observation.py"),
         demo=config["demo"],
         row=lambda wc: demo_row(wc.obs_id, wc.module),
         bands=BANDS,

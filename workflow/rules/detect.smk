@@ -14,13 +14,16 @@ rule detect:
         "results/detect/{stack}/{band}.fits",
     log:
         "logs/detect/{stack}_{band}.log",
+    benchmark:
+        "results/benchmarks/detect/{stack}_{band}.tsv"
     conda:
         "../../envs/detect.yaml"
     resources:
         mem_mb=1500,
         runtime=10,
     params:
-        detection=config["detection"],
+        code=code("detect/detect.py"),
+        detection=DETECTION,
     script:
         "../scripts/detect/detect.py"
 
@@ -45,7 +48,7 @@ rule detection_figure:
     conda:
         "../../envs/plotting.yaml"
     params:
-        detection=config["detection"],
+        code=code("detect/detection_figure.py"),
     script:
         "../scripts/detect/detection_figure.py"
 
@@ -68,6 +71,7 @@ rule detect_epoch:
     resources:
         mem_mb=1500,
     params:
-        detection=config["detection"],
+        code=code("detect/detect.py"),
+        detection=DETECTION,
     script:
         "../scripts/detect/detect.py"

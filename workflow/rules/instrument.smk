@@ -12,6 +12,7 @@ rule instrument_bands:
     conda:
         "../../envs/mosaic.yaml"
     params:
+        code=code("instrument/instrument_bands.py"),
         bands=BANDS,
     script:
         "../scripts/instrument/instrument_bands.py"

@@ -33,6 +33,7 @@ rule lognlogs:
     conda:
         "../../envs/detect.yaml"
     params:
+        code=code("lognlogs/lognlogs.py"),
         bands=BANDS,
         level=LEVELS[min(LEVELS)],
         lognlogs=config["lognlogs"],
@@ -66,6 +67,7 @@ rule lognlogs_replicas:
     resources:
         mem_mb=3000,
     params:
+        code=code("lognlogs/lognlogs_replicas.py"),
         bands=BANDS,
         n_replicas=N_REPLICAS,
         level=LEVELS[min(LEVELS)],

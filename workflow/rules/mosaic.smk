@@ -18,6 +18,7 @@ rule mosaic_epoch:
         mem_mb=1500,
         runtime=20,
     params:
+        code=code("mosaic/mosaic_epoch.py"),
         observations=band_params,
         grid=GRID,
         quality=QUALITY,
@@ -47,6 +48,7 @@ rule mosaic_stack:
         mem_mb=1500,
         runtime=10,
     params:
+        code=code("mosaic/mosaic_stack.py"),
         epochs=stack_epochs,
         kinds=list(MAP_KINDS),
     script:

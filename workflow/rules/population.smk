@@ -28,6 +28,7 @@ rule population:
         mem_mb=1500,
         runtime=10,
     params:
+        code=code("population/population.py"),
         population=config["population"],
     script:
         "../scripts/population/population.py"

@@ -29,6 +29,7 @@ rule quality_area_exposure:
     conda:
         "../../envs/mosaic.yaml"
     params:
+        code=code("quality/quality_area_exposure.py"),
         bands=BANDS,
     script:
         "../scripts/quality/quality_area_exposure.py"
@@ -65,6 +66,7 @@ rule quality_bgcheck:
     conda:
         "../../envs/mosaic.yaml"
     params:
+        code=code("quality/quality_bgcheck.py"),
         bands=BANDS,
         epochs=stack_epochs,
     script:

@@ -28,12 +28,15 @@ rule simulate:
         inputs="results/sims/{stack}/chunk{chunk}.inputs.parquet",
     log:
         "logs/sims/{stack}_{chunk}.log",
+    benchmark:
+        "results/benchmarks/simulate/{stack}_chunk{chunk}.tsv"
     conda:
         "../../envs/detect.yaml"
     resources:
         mem_mb=2500,
         runtime=60,
     params:
+        code=code("simulate/simulate.py"),
         replicas=lambda wc: list(
             range(
                 int(wc.chunk) * CHUNK_SIZE,
@@ -47,6 +50,6 @@ rule simulate:
         bright_flux=config["simulations"].get("bright_flux"),
         truth=config["simulations"].get("truth", "flux"),
         truth_share=config["simulations"].get("truth_share", 0.25),
-        detection=config["detection"],
+        detection=DETECTION,
     script:
         "../scripts/simulate/simulate.py"

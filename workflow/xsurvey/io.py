@@ -233,6 +233,8 @@ def write_image(path, data, wcs: WCS, bunit: str, extra: dict | None = None,
         Further image HDUs ``{EXTNAME: array}`` sharing the WCS and unit.
     """
     header = wcs.to_header()
+    if header.get("MJDREF") == 0.0:  # astropy's default for a WCS without time: not a date
+        del header["MJDREF"]
     header["BUNIT"] = bunit
     for k, v in (extra or {}).items():
         header[k] = v
