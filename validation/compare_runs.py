@@ -8,12 +8,19 @@ date), PNG figures are only required to exist. It prints one line per difference
 with status 1 when there is any.
 
 Usage: python validation/compare_runs.py REFERENCE_RESULTS OTHER_RESULTS
+       [--added-columns NAME ...] [--removed-cards KEY ...]
+
+A change that adds columns (``--added-columns``) or drops header cards (``--removed-cards``)
+on purpose is checked the same way on everything else: the other run's tables may carry the
+named extra columns (CSV compared line by line without them, FITS column by column) and lack
+the named cards.
 
 e.g. run the demo in a checkout of the old commit and in the new one, then
 ``python validation/compare_runs.py /tmp/old/results results``.
 """
 
 import argparse
+import csv
 import sys
 from pathlib import Path
 
@@ -22,17 +29,40 @@ from astropy.io import fits
 
 BYTE_EXACT = {".csv", ".json", ".parquet", ".npz", ".tsv"}
 IGNORED_CARDS = {"DATE", "CHECKSUM", "DATASUM"}
+COLUMN_CARDS = ("TTYPE", "TFORM", "TUNIT", "TCOMM", "TDISP", "TNULL")
 
 
-def fits_differences(a: Path, b: Path) -> list[str]:
-    """Differences between two FITS files, HDU by HDU (empty if they hold the same)."""
+def csv_without(path: Path, columns) -> list[str]:
+    """Lines of a CSV file without its ``#`` comment block and without ``columns``
+    (values are compared as written)."""
+    lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("#")]
+    rows = list(csv.reader(lines))
+    if not rows:
+        return []
+    keep = [i for i, name in enumerate(rows[0]) if name not in columns]
+    return [",".join(row[i] for i in keep) for row in rows]
+
+
+def fits_differences(a: Path, b: Path, added=(), removed=()) -> list[str]:
+    """Differences between two FITS files, HDU by HDU (empty if they hold the same), apart
+    from the columns ``added`` and the cards ``removed`` in ``b``."""
     out = []
     with fits.open(a) as ha, fits.open(b) as hb:
         if len(ha) != len(hb):
             return [f"{len(ha)} HDUs against {len(hb)}"]
         for k, (x, y) in enumerate(zip(ha, hb, strict=True)):
-            cards_x = {c.keyword: c.value for c in x.header.cards if c.keyword not in IGNORED_CARDS}
-            cards_y = {c.keyword: c.value for c in y.header.cards if c.keyword not in IGNORED_CARDS}
+            y_names = y.columns.names if isinstance(y, fits.BinTableHDU) else []
+            added_keys = {f"{k}{i}" for i, n in enumerate(y_names, 1) if n in added
+                          for k in ("TTYPE", "TFORM", "TUNIT", "TCOMM", "TDISP", "TNULL")}
+            ignored = IGNORED_CARDS | set(removed)
+            cards_x = {c.keyword: c.value for c in x.header.cards if c.keyword not in ignored}
+            cards_y = {c.keyword: c.value for c in y.header.cards if c.keyword not in ignored}
+            if added:  # column cards are numbered: compare them by column name instead
+                cards_x = {k: v for k, v in cards_x.items() if not k.startswith(COLUMN_CARDS)}
+                cards_y = {k: v for k, v in cards_y.items() if not k.startswith(COLUMN_CARDS)
+                           and k not in added_keys and k != "TFIELDS" and k != "NAXIS1"}
+                cards_x.pop("TFIELDS", None)
+                cards_x.pop("NAXIS1", None)
             if cards_x != cards_y:
                 keys = sorted(k2 for k2 in cards_x.keys() | cards_y.keys()
                               if cards_x.get(k2) != cards_y.get(k2))
@@ -42,7 +72,7 @@ def fits_differences(a: Path, b: Path) -> list[str]:
                     out.append(f"HDU {k}: data in one file only")
                 continue
             if isinstance(x, fits.BinTableHDU):
-                if x.columns.names != y.columns.names:
+                if x.columns.names != [n for n in y.columns.names if n not in added]:
                     out.append(f"HDU {k}: columns {x.columns.names} against {y.columns.names}")
                     continue
                 for name in x.columns.names:  # same dtype and bytes (NaN equals NaN)
@@ -54,8 +84,9 @@ def fits_differences(a: Path, b: Path) -> list[str]:
     return out
 
 
-def compare(reference: Path, other: Path) -> list[str]:
-    """One line per product that is missing from ``other`` or differs from ``reference``."""
+def compare(reference: Path, other: Path, added=(), removed=()) -> list[str]:
+    """One line per product that is missing from ``other`` or differs from ``reference``
+    (apart from the ``added`` columns and ``removed`` header cards)."""
     out = []
     for path in sorted(p for p in reference.rglob("*") if p.is_file()):
         rel = path.relative_to(reference)
@@ -63,9 +94,11 @@ def compare(reference: Path, other: Path) -> list[str]:
         if not twin.exists():
             out.append(f"{rel}: missing")
         elif path.suffix in BYTE_EXACT and path.read_bytes() != twin.read_bytes():
-            out.append(f"{rel}: bytes differ")
+            if not (added and path.suffix == ".csv"
+                    and csv_without(path, ()) == csv_without(twin, added)):
+                out.append(f"{rel}: bytes differ")
         elif path.suffix == ".fits":
-            out.extend(f"{rel}: {d}" for d in fits_differences(path, twin))
+            out.extend(f"{rel}: {d}" for d in fits_differences(path, twin, added, removed))
     extra = sorted(p.relative_to(other) for p in other.rglob("*")
                    if p.is_file() and not (reference / p.relative_to(other)).exists())
     out.extend(f"{rel}: not in the reference run" for rel in extra)
@@ -76,8 +109,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reference", type=Path)
     parser.add_argument("other", type=Path)
+    parser.add_argument("--added-columns", nargs="*", default=(),
+                        help="columns the other run's tables may add")
+    parser.add_argument("--removed-cards", nargs="*", default=(),
+                        help="header cards the other run's files may lack")
     args = parser.parse_args(argv)
-    differences = compare(args.reference, args.other)
+    differences = compare(args.reference, args.other, set(args.added_columns),
+                          set(args.removed_cards))
     for line in differences:
         print(line)
     n = sum(1 for p in args.reference.rglob("*") if p.is_file())

@@ -3,11 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from astropy.table import Table
 from scipy.special import erf
 
 from xsurvey import calibrate as cal
-from xsurvey import plotting
+from xsurvey import catalog, plotting
 from xsurvey.calibrate import figures
+from xsurvey.io import InputError
 from xsurvey.tables import write_csv
 
 EDGES = (20.0, 200.0, np.inf)
@@ -522,3 +524,22 @@ def test_figures_render(detections, curve, thresholds, tmp_path):
         path = tmp_path / f"{name}.png"
         plotting.save(fig, path)
         assert path.stat().st_size > 10_000, name
+
+
+def test_sigma_from_det_ml_interpolates_in_log_det_ml():
+    table = pd.DataFrame({"band": ["3-24"] * 3 + ["8-24"],
+                          "det_ml_median": [10.0, 100.0, 1000.0, 20.0],
+                          "sigma_arcsec": [9.0, 5.0, 3.0, 7.0]})
+    got = cal.sigma_from_det_ml(["3-24", "3-24", "3-24", "3-24", "8-24"],
+                               [np.sqrt(10.0 * 100.0), 5.0, 5000.0, 100.0, 1e4], table)
+    np.testing.assert_allclose(got, [7.0, 9.0, 3.0, 5.0, 7.0])
+    with pytest.raises(InputError, match=r"band\(s\) \['3-8'\]"):
+        cal.sigma_from_det_ml(["3-8"], [10.0], table)
+    # a band the table lacks: NaN on request (the catalogue column), not an error
+    np.testing.assert_array_equal(
+        cal.sigma_from_det_ml(["3-8", "8-24"], [10.0, 20.0], table, missing="nan"), [np.nan, 7.0])
+    with pytest.raises(InputError, match="positive DET_ML"):
+        cal.sigma_from_det_ml(["3-24"], [-99.0], table)
+    cat = Table({"best_band": ["3-24", "8-24"], "det_ml_3_24": [12.0, 3.0],
+                 "det_ml_8_24": [-99.0, 40.0]})
+    np.testing.assert_array_equal(catalog.best_band_det_ml(cat), [12.0, 40.0])

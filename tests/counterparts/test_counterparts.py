@@ -527,22 +527,6 @@ def test_sigma_for_sources():
         cp.sigma_for_sources(["8-24"], positions)
 
 
-def test_sigma_from_det_ml_interpolates_in_log_det_ml():
-    table = pd.DataFrame({"band": ["3-24"] * 3 + ["8-24"],
-                          "det_ml_median": [10.0, 100.0, 1000.0, 20.0],
-                          "sigma_arcsec": [9.0, 5.0, 3.0, 7.0]})
-    got = cp.sigma_from_det_ml(["3-24", "3-24", "3-24", "3-24", "8-24"],
-                               [np.sqrt(10.0 * 100.0), 5.0, 5000.0, 100.0, 1e4], table)
-    np.testing.assert_allclose(got, [7.0, 9.0, 3.0, 5.0, 7.0])
-    with pytest.raises(InputError, match=r"band\(s\) \['3-8'\]"):
-        cp.sigma_from_det_ml(["3-8"], [10.0], table)
-    with pytest.raises(InputError, match="positive DET_ML"):
-        cp.sigma_from_det_ml(["3-24"], [-99.0], table)
-    cat = Table({"best_band": ["3-24", "8-24"], "det_ml_3_24": [12.0, 3.0],
-                 "det_ml_8_24": [-99.0, 40.0]})
-    np.testing.assert_array_equal(cp.best_band_det_ml(cat), [12.0, 40.0])
-
-
 def test_xray_positions_use_soft_when_matched():
     hard, soft, _, _ = make_soft_field(n_hard=50)
     _, prim = cp.associate_soft(hard, soft, 8.0)

@@ -89,6 +89,26 @@ def test_catalogue_columns_units_names(demo_run):
         assert np.all(np.asarray(cat[f"ul_{s}"])[undetected])
 
 
+@pytest.mark.parametrize("level", [95, 99])
+def test_positional_errors_describe_the_offsets_from_truth(demo_run, level):
+    """``pos_err_arcsec`` (the replicas' Rayleigh scale at the source's DET_ML) against the
+    offsets of the real sources from their true positions: 50% within 1.177 sigma and 95%
+    within 2.448 sigma (a 2-D Gaussian), within binomial errors."""
+    cat = Table.read(demo_run / "catalog" / "all" / f"catalog_{level}.fits")
+    assert cat["pos_err_arcsec"].unit == u.arcsec
+    sigma = np.asarray(cat["pos_err_arcsec"], float)
+    assert np.all(np.isfinite(sigma) & (sigma > 0))
+    match = pd.read_csv(demo_run / "catalog" / "all" / f"truth_match_{level}.csv", comment="#")
+    assert list(match["name"]) == list(np.asarray(cat["name"]).astype(str))
+    real = match["matched"].to_numpy(bool)
+    offset = match["separation_arcsec"].to_numpy(float)[real] / sigma[real]
+    assert real.sum() >= 20
+    for quantile, k in ((0.5, np.sqrt(-2 * np.log(0.5))), (0.95, np.sqrt(-2 * np.log(0.05)))):
+        inside = int(np.sum(offset <= k))
+        p = stats.binomtest(inside, offset.size, quantile).pvalue
+        assert p > 0.01, f"{inside}/{offset.size} within {k:.3f} sigma, expected {quantile}"
+
+
 def test_band_combinations_agree_with_thresholds(demo_run):
     cat = Table.read(demo_run / "catalog" / "all" / "catalog_95.fits")
     thr = pd.read_csv(demo_run / "calibration" / "all" / "thresholds.csv")

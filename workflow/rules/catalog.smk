@@ -20,6 +20,7 @@ rule catalog:
         instrument=INSTRUMENT_FILE,
         thresholds="results/calibration/{stack}/thresholds.csv",
         merged="results/calibration/{stack}/merged_reliability.csv",
+        positions="results/calibration/{stack}/positions_det_ml.csv",
     output:
         fits=expand("results/catalog/{{stack}}/catalog_{level}.fits", level=LEVELS),
         csv=[
@@ -137,6 +138,7 @@ rule epoch_catalog:
         thresholds="results/calibration/{stack}/thresholds.csv",
         reliability="results/calibration/{stack}/reliability.csv",
         stack_catalog=f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits",
+        positions="results/calibration/{stack}/positions_det_ml.csv",
     output:
         catalogs=directory("results/catalog/{stack}/epochs"),
         epoch_only="results/catalog/{stack}/epoch_only.csv",

@@ -18,10 +18,12 @@ maps, wcs = read_band_mosaics({b: {k: map_files[b][k] for k in snakemake.params.
                                 for b in bands})
 thresholds = pd.read_csv(snakemake.input.thresholds)
 merged = pd.read_csv(snakemake.input.merged)
+positions = pd.read_csv(snakemake.input.positions)
 tables = {}
 for k, (tag, level) in enumerate(snakemake.params.levels.items()):
     cat = catalog.make_catalog(detections, maps, wcs, thresholds, merged, inst, level,
-                               snakemake.params.prefix, meta={"STACK": stack})
+                               snakemake.params.prefix, meta={"STACK": stack},
+                               positions=positions)
     n_spur = catalog.expected_spurious_in_catalog(cat, None)
     cat.meta["NSPUR"] = (round(n_spur, 3), "expected number of spurious sources")
     log.info("stack %s, %d%% reliability: %d sources, %.1f expected spurious", stack, tag,

@@ -16,6 +16,7 @@ bands, epochs, kinds = snakemake.params.bands, snakemake.params.epochs, snakemak
 thresholds = pd.read_csv(snakemake.input.thresholds)
 reliability = pd.read_csv(snakemake.input.reliability)
 stack_cat = Table.read(snakemake.input.stack_catalog)
+positions = pd.read_csv(snakemake.input.positions)
 outdir = Path(snakemake.output.catalogs)
 outdir.mkdir(parents=True, exist_ok=True)
 only = []
@@ -25,7 +26,8 @@ for epoch in epochs:
     maps, wcs = read_band_mosaics({b: {k: map_files[epoch][b][k] for k in kinds} for b in bands})
     cat = catalog.make_catalog(detections, maps, wcs, thresholds, reliability, inst,
                                snakemake.params.level, snakemake.params.prefix,
-                               meta={"EPOCH": epoch, "STACK": snakemake.wildcards.stack})
+                               meta={"EPOCH": epoch, "STACK": snakemake.wildcards.stack},
+                               positions=positions)
     catalog.write_catalog(cat, outdir / f"{epoch}.fits", outdir / f"{epoch}.csv")
     new = catalog.epoch_only_sources(cat, stack_cat, snakemake.params.radius, epoch)
     log.info("epoch %s: %d sources above the stack thresholds, %d not in the stack catalogue",

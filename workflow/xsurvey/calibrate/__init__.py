@@ -8,6 +8,7 @@ from .accuracy import (
     positional_accuracy_by_det_ml,
     rayleigh_sigma,
     separation_subsets,
+    sigma_from_det_ml,
 )
 from .band import (
     calibrate_band,
@@ -41,6 +42,7 @@ from .reliability import (
 )
 
 __all__ = [
+    "sigma_from_det_ml",
     "DEFAULT_EXPOSURE_EDGES_KS",
     "DEFAULT_LEVELS",
     "above_threshold",

@@ -16,6 +16,7 @@ from xsurvey.calibrate.reliability import (
     _with_band,
     above_threshold,
 )
+from xsurvey.io import InputError
 
 
 # --------------------------------------------------------------------------- positions
@@ -230,3 +231,48 @@ def flux_accuracy(detections: pd.DataFrame, bins, by: str = "input_flux",
         "n": stats["n"].fillna(0).to_numpy(np.int64),
     })
     return _with_band(out, band)
+
+
+def sigma_from_det_ml(best_band, det_ml, table, missing: str = "raise") -> np.ndarray:
+    """Rayleigh scale (arcsec) of each source from its DET_ML, by band.
+
+    Interpolated linearly in ``log DET_ML`` between the bin medians of
+    ``positions_det_ml.csv`` (:func:`xsurvey.calibrate.positional_accuracy_by_det_ml`),
+    constant beyond the first and last bins.
+
+    Parameters
+    ----------
+    best_band : array_like of str
+        Band of each source's position.
+    det_ml : array_like
+        DET_ML of each source in that band.
+    table : pandas.DataFrame or astropy.table.Table
+        ``band, det_ml_median, sigma_arcsec``.
+    missing : {"raise", "nan"}
+        A band without rows in ``table``: an error, or NaN for its sources.
+
+    Returns
+    -------
+    numpy.ndarray
+        Scales, arcsec.
+    """
+    band = np.asarray(table["band"]).astype(str)
+    med = np.asarray(table["det_ml_median"], float)
+    sig = np.asarray(table["sigma_arcsec"], float)
+    best = np.asarray(best_band).astype(str)
+    ml = np.asarray(det_ml, float)
+    absent = sorted(str(b) for b in set(best) - set(band[np.isfinite(sig)]))
+    if absent and missing == "raise":
+        raise InputError(f"positional accuracy by DET_ML: no rows for band(s) {absent} "
+                         f"(have {sorted(str(b) for b in set(band))})")
+    bad = ~(np.isfinite(ml) & (ml > 0))
+    if bad.any():
+        raise InputError(f"positional accuracy by DET_ML: {int(bad.sum())} source(s) without a "
+                         f"positive DET_ML in their best band")
+    out = np.full(best.size, np.nan)
+    for b in sorted(set(best) - set(absent)):
+        rows = (band == b) & np.isfinite(sig)
+        order = np.argsort(med[rows])
+        at = best == b
+        out[at] = np.interp(np.log(ml[at]), np.log(med[rows][order]), sig[rows][order])
+    return out

@@ -10,6 +10,7 @@ from .band_photometry import (
 )
 from .build import (
     EPOCH_ONLY_COLUMNS,
+    best_band_det_ml,
     build_catalog,
     epoch_only_sources,
     make_catalog,
@@ -46,6 +47,7 @@ from .truth import (
 )
 
 __all__ = [
+    "best_band_det_ml",
     "EPOCH_ONLY_COLUMNS",
     "epoch_only_sources",
     "CATALOG_COLUMNS",

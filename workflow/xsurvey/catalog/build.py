@@ -54,6 +54,7 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table
 
+from xsurvey.calibrate.accuracy import sigma_from_det_ml
 from xsurvey.catalog.band_photometry import (
     _aperture_from_meta,
     _band_photometry,
@@ -149,6 +150,7 @@ def build_catalog(master: MasterList, detections_by_band: Mapping, band_letters:
     cols = {k: np.asarray(v)[order] for k, v in cols.items()}
     cols["id"] = np.arange(1, n_src + 1, dtype=np.int32)
     cols["p_spurious"] = np.full(n_src, np.nan)
+    cols["pos_err_arcsec"] = np.full(n_src, np.nan)
     tab = Table()
     for name, (unit, desc) in spec.items():
         tab[name] = cols[name]
@@ -165,6 +167,17 @@ def build_catalog(master: MasterList, detections_by_band: Mapping, band_letters:
     if meta:
         tab.meta.update(meta)
     return tab
+
+
+def best_band_det_ml(catalog: Table) -> np.ndarray:
+    """DET_ML of every catalogue source in its ``best_band`` (``det_ml_<band>`` columns)."""
+
+    best = np.asarray(catalog["best_band"]).astype(str)
+    out = np.full(best.size, np.nan)
+    for band in np.unique(best):
+        rows = best == band
+        out[rows] = np.asarray(catalog[f"det_ml_{band_suffix(band)}"], float)[rows]
+    return out
 
 
 # --------------------------------------------------------------------------- output
@@ -217,7 +230,7 @@ def write_catalog(table: Table, fits_path=None, csv_path=None, extname: str = "C
 
 def make_catalog(detections_by_band: Mapping, maps_by_band: Mapping, wcs, thresholds,
                  reliability, instrument, level: float, prefix: str,
-                 meta: Mapping | None = None) -> Table:
+                 meta: Mapping | None = None, positions=None) -> Table:
     """The reliability-``level`` master catalogue of one stack, end to end.
 
     Thresholds per band and exposure interval (:func:`select_above_threshold`),
@@ -246,6 +259,10 @@ def make_catalog(detections_by_band: Mapping, maps_by_band: Mapping, wcs, thresh
         IAU name prefix.
     meta : dict, optional
         Extra header cards.
+    positions : pandas.DataFrame, optional
+        Positional accuracy by DET_ML (``positions_det_ml.csv``,
+        :func:`xsurvey.calibrate.positional_accuracy_by_det_ml`): gives ``pos_err_arcsec``
+        (NaN without it, or for a best band the table lacks).
     """
     bands = list(detections_by_band)
     passing = {b: select_above_threshold(detections_by_band[b], thresholds, level, band=b)
@@ -266,6 +283,9 @@ def make_catalog(detections_by_band: Mapping, maps_by_band: Mapping, wcs, thresh
         cat["p_spurious"].description = ("probability that the source is spurious: the "
                                          "replicas' merged catalogues at its best band, "
                                          "DET_ML and exposure interval")
+    if positions is not None and len(cat):
+        cat["pos_err_arcsec"][:] = sigma_from_det_ml(cat["best_band"], best_band_det_ml(cat),
+                                                     positions, missing="nan")
     return cat
 
 

@@ -15,6 +15,8 @@ CATALOG_COLUMNS = {
     "name": ("", "IAU name <PREFIX> JHHMMSS.s+DDMMSS (truncated position)"),
     "ra": ("deg", "right ascension (ICRS), from the band of highest DET_ML"),
     "dec": ("deg", "declination (ICRS), from the band of highest DET_ML"),
+    "pos_err_arcsec": ("arcsec", "1-sigma positional error per coordinate: the replicas' "
+                                 "Rayleigh scale at the best-band DET_ML (NaN: no calibration)"),
     "best_band": ("", "band (keV) of the position: highest DET_ML above threshold"),
     "band_combination": ("", "bands: capital letter = above threshold, lower case = "
                              "detected below threshold, in instrument band order"),

@@ -35,10 +35,8 @@ from .likelihood_ratio import (
 from .softx import (
     associate_soft,
     band_flux_conversion,
-    best_band_det_ml,
     chance_probability,
     sigma_for_sources,
-    sigma_from_det_ml,
     xray_positions,
 )
 
@@ -50,7 +48,6 @@ __all__ = [
     "MAG_SENTINEL",
     "associate_soft",
     "band_flux_conversion",
-    "best_band_det_ml",
     "chance_probability",
     "classify_sources",
     "combine_identifications",
@@ -66,7 +63,6 @@ __all__ = [
     "reliability_completeness",
     "run_counterparts",
     "sigma_for_sources",
-    "sigma_from_det_ml",
     "surface_density",
     "xo_constant",
     "xo_magnitude",

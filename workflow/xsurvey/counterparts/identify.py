@@ -53,14 +53,14 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table, hstack, vstack
 
+from xsurvey.calibrate.accuracy import sigma_from_det_ml
+from xsurvey.catalog.build import best_band_det_ml
 from xsurvey.counterparts.coverage import coverage_mask
 from xsurvey.counterparts.likelihood_ratio import likelihood_ratio_match, lr_summary
 from xsurvey.counterparts.softx import (
     associate_soft,
     band_flux_conversion,
-    best_band_det_ml,
     sigma_for_sources,
-    sigma_from_det_ml,
     xray_positions,
 )
 from xsurvey.instrument.core import band_suffix

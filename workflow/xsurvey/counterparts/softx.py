@@ -10,7 +10,6 @@ from xsurvey.counterparts.coverage import _require_overlap, coverage_mask, surfa
 from xsurvey.counterparts.likelihood_ratio import likelihood_ratio
 from xsurvey.counterparts.pairs import _pairs, _rank_in_groups
 from xsurvey.instrument import spectral
-from xsurvey.instrument.core import band_suffix
 from xsurvey.io import InputError
 from xsurvey.tables import as_float, float_column
 
@@ -87,60 +86,6 @@ def sigma_for_sources(best_band, positions, subset: str = "above95") -> np.ndarr
         raise InputError(f"positional accuracy table: no subset {subset!r} for band(s) "
                          f"{missing} (have {sorted(str(b) for b in lookup)})")
     return np.array([lookup[b] for b in best], dtype=float)
-
-
-def best_band_det_ml(catalog: Table) -> np.ndarray:
-    """DET_ML of every catalogue source in its ``best_band`` (``det_ml_<band>`` columns)."""
-
-    best = np.asarray(catalog["best_band"]).astype(str)
-    out = np.full(best.size, np.nan)
-    for band in np.unique(best):
-        rows = best == band
-        out[rows] = np.asarray(catalog[f"det_ml_{band_suffix(band)}"], float)[rows]
-    return out
-
-
-def sigma_from_det_ml(best_band, det_ml, table) -> np.ndarray:
-    """Rayleigh scale (arcsec) of each source from its DET_ML, by band.
-
-    Interpolated linearly in ``log DET_ML`` between the bin medians of
-    ``positions_det_ml.csv`` (:func:`xsurvey.calibrate.positional_accuracy_by_det_ml`),
-    constant beyond the first and last bins.
-
-    Parameters
-    ----------
-    best_band : array_like of str
-        Band of each source's position.
-    det_ml : array_like
-        DET_ML of each source in that band.
-    table : pandas.DataFrame or astropy.table.Table
-        ``band, det_ml_median, sigma_arcsec``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Scales, arcsec.
-    """
-    band = np.asarray(table["band"]).astype(str)
-    med = np.asarray(table["det_ml_median"], float)
-    sig = np.asarray(table["sigma_arcsec"], float)
-    best = np.asarray(best_band).astype(str)
-    ml = np.asarray(det_ml, float)
-    missing = sorted(str(b) for b in set(best) - set(band[np.isfinite(sig)]))
-    if missing:
-        raise InputError(f"positional accuracy by DET_ML: no rows for band(s) {missing} "
-                         f"(have {sorted(str(b) for b in set(band))})")
-    bad = ~(np.isfinite(ml) & (ml > 0))
-    if bad.any():
-        raise InputError(f"positional accuracy by DET_ML: {int(bad.sum())} source(s) without a "
-                         f"positive DET_ML in their best band")
-    out = np.empty(best.size)
-    for b in np.unique(best):
-        rows = (band == b) & np.isfinite(sig)
-        order = np.argsort(med[rows])
-        at = best == b
-        out[at] = np.interp(np.log(ml[at]), np.log(med[rows][order]), sig[rows][order])
-    return out
 
 
 # --------------------------------------------------------------------------- hard -> soft
