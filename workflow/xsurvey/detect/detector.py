@@ -88,9 +88,8 @@ log = logging.getLogger(__name__)
 
 
 def detection_parameters(cfg: dict):
-    """:class:`xsurvey.detect.DetectionParameters` from the ``detection`` config section."""
-
-
+    """:class:`xsurvey.detect.DetectionParameters` from the ``detection`` config section
+    (other keys, such as ``figure_bands``, are not the detector's)."""
     names = {f.name for f in fields(DetectionParameters)}
     return DetectionParameters(**{k: v for k, v in cfg.items() if k in names})
 
