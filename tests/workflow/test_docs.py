@@ -4,6 +4,7 @@ unit, so the page cannot drift from the code."""
 import re
 
 import pytest
+import yaml
 
 from xsurvey.catalog import band_columns
 from xsurvey.catalog.columns import CATALOG_COLUMNS
@@ -74,3 +75,18 @@ def test_the_method_describes_every_stage():
     for stage, sections in table.items():
         for number in re.findall(r"§(\d+(?:\.\d+)?)", sections):
             assert number in headings, f"{stage}: method.md has no section {number}"
+
+
+def test_every_configuration_key_is_described():
+    """config/README.md has a row for every key of the schema (two levels deep) and no row
+    for a key the schema does not have."""
+    schema = yaml.safe_load((REPO / "config" / "schemas" / "config.schema.yaml").read_text())
+    keys = set()
+    for key, node in schema["properties"].items():
+        keys.add(key)
+        keys |= {f"{key}.{sub}" for sub in node.get("properties", {})}
+    rows = re.findall(r"^\| `([a-z_0-9.]+)` \| [^|]* \| [^|]* \| (.+) \|$",
+                      (REPO / "config" / "README.md").read_text(), re.M)
+    described = {key for key, meaning in rows if meaning.strip()}
+    assert keys - described == set(), f"keys without a description: {sorted(keys - described)}"
+    assert {k for k, _ in rows} <= keys, "config/README.md lists keys the schema lacks"
