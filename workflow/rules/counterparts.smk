@@ -9,7 +9,6 @@ rule counterparts:
         instrument=INSTRUMENT_FILE,
         catalog=f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits",
         positions="results/calibration/{stack}/positions.csv",
-        positions_det_ml="results/calibration/{stack}/positions_det_ml.csv",
         fluxes="results/calibration/{stack}/flux_vs_flux.csv",
         ancillary=[c["path"] for c in ANCILLARY],
     output:

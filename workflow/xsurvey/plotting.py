@@ -56,9 +56,7 @@ def thin_tick_labels(fig) -> int:
         for axis in (ax.xaxis, ax.yaxis):
             kept = []
             for label in drawn_tick_labels(axis):
-                box = label.get_window_extent(renderer).expanded(1.0, 1.0)
-                box = box.from_extents(box.x0 - gap / 2, box.y0 - gap / 2, box.x1 + gap / 2,
-                                       box.y1 + gap / 2)
+                box = label.get_window_extent(renderer).padded(gap / 2)
                 if any(box.overlaps(k) for k in kept):
                     label.set_visible(False)
                     hidden += 1

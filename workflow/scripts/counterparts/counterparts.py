@@ -23,7 +23,7 @@ if len(cat) == 0:
     sys.exit(0)
 ancillary = [counterparts.load_ancillary(spec) for spec in cfg["catalogs"]]
 res = counterparts.run_counterparts(cat, ancillary, pd.read_csv(snakemake.input.positions),
-                                    inst, cfg, pd.read_csv(snakemake.input.positions_det_ml))
+                                    inst, cfg)
 out = snakemake.output
 write_catalog(res["extended"], out.extended_fits, out.extended_csv)
 soft = res["soft_candidates"]

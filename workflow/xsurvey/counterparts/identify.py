@@ -53,8 +53,6 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table, hstack, vstack
 
-from xsurvey.calibrate.accuracy import sigma_from_det_ml
-from xsurvey.catalog.build import best_band_det_ml
 from xsurvey.counterparts.coverage import coverage_mask
 from xsurvey.counterparts.likelihood_ratio import likelihood_ratio_match, lr_summary
 from xsurvey.counterparts.softx import (
@@ -65,6 +63,7 @@ from xsurvey.counterparts.softx import (
 )
 from xsurvey.instrument.core import band_suffix
 from xsurvey.io import InputError
+from xsurvey.tables import float_column
 
 # --------------------------------------------------------------------------- several catalogues
 _CTP_FLOAT = ("ctp_ra", "ctp_dec", "ctp_sep_arcsec", "ctp_mag", "ctp_lr", "ctp_rel",
@@ -243,8 +242,7 @@ def xo_constant(zero_point_flambda: float, width_angstrom: float) -> float:
     return float(-np.log10(zero_point_flambda * width_angstrom))
 
 
-def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: dict,
-                     positions_det_ml=None) -> dict:
+def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: dict) -> dict:
     """Hard -> soft -> optical/IR identification of a catalogue, end to end (method.md §11).
 
     Parameters
@@ -262,11 +260,9 @@ def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: di
         ``counterparts`` configuration (``sigma_subset, n_sigma, sys_arcsec,
         hard_band, search_radius_arcsec, annulus_arcsec, mag_bin,
         ratio_secure, prefer_secure, xo_constant``). ``sigma_subset:
-        det_ml`` takes each source's scale from its DET_ML in its best band
-        (:func:`sigma_from_det_ml`), any other value one scale per band.
-    positions_det_ml : pandas.DataFrame, optional
-        Calibration ``positions_det_ml.csv``; required for ``sigma_subset:
-        det_ml``.
+        det_ml`` takes each source's scale from the catalogue's ``pos_err_arcsec``
+        (its DET_ML in its best band, :func:`xsurvey.calibrate.sigma_from_det_ml`), any
+        other value one scale per band.
 
     Returns
     -------
@@ -284,10 +280,11 @@ def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: di
     xray = catalog["id", "ra", "dec"]
     best_band = np.asarray(catalog["best_band"]).astype(str)
     if cfg["sigma_subset"] == "det_ml":
-        if positions_det_ml is None:
-            raise InputError("counterparts.sigma_subset is det_ml but no positions_det_ml table "
-                             "was given")
-        sigma = sigma_from_det_ml(best_band, best_band_det_ml(catalog), positions_det_ml)
+        sigma = float_column(catalog, "pos_err_arcsec", "catalogue")
+        if not np.all(np.isfinite(sigma) & (sigma > 0)):
+            raise InputError(f"counterparts.sigma_subset is det_ml but {int(np.sum(~(sigma > 0)))}"
+                             " catalogue source(s) have no positional error (pos_err_arcsec: "
+                             "positions_det_ml.csv lacks their best band)")
     else:
         sigma = sigma_for_sources(best_band, positions, cfg["sigma_subset"])
     out = {"soft_candidates": None, "soft_primary": None, "flux_conversion": None}
