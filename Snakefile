@@ -17,6 +17,13 @@ if not workflow.overwrite_configfiles:
 validate(config, "config/schemas/config.schema.yaml")
 
 
+# Software from a container image (docs/usage.md): `--sdm apptainer` runs every job in it,
+# `--sdm apptainer conda` builds the rules' conda environments (envs/) inside it.
+if config.get("container"):
+
+    container: config["container"]
+
+
 report: "workflow/report/workflow.rst"
 
 
@@ -52,7 +59,9 @@ rule all:
         expand("results/quality/{stack}/bgcheck_summary.csv", stack=STACKS),
         expand("results/figures/{stack}/area_exposure.png", stack=STACKS),
         expand("results/figures/{stack}/bgcheck.png", stack=STACKS),
+        "results/figures/population.png",
         expand("results/detect/{stack}/{band}.fits", stack=STACKS, band=BANDS),
+        expand("results/detect/{stack}/{band}.reg", stack=STACKS, band=BANDS),
         expand(
             "results/figures/{stack}/detections_{band}.png",
             stack=STACKS,
@@ -64,7 +73,26 @@ rule all:
             table=CALIBRATION_TABLES,
         ),
         expand(
-            "results/catalog/{stack}/catalog_{level}.fits", stack=STACKS, level=LEVELS
+            "results/figures/{stack}/{name}_{band}.png",
+            stack=STACKS,
+            name=CALIBRATION_FIGURES,
+            band=BANDS,
+        ),
+        expand(
+            "results/figures/{stack}/{name}.png",
+            stack=STACKS,
+            name=[
+                "skycoverage",
+                "merged_reliability",
+                "flux_distributions",
+                "lightcurves",
+            ],
+        ),
+        expand(
+            "results/catalog/{stack}/catalog_{level}.{ext}",
+            stack=STACKS,
+            level=LEVELS,
+            ext=["fits", "reg"],
         ),
         expand("results/lognlogs/{stack}/{band}.csv", stack=STACKS, band=BANDS),
         expand("results/lognlogs/{stack}/replicas_{band}.csv", stack=STACKS, band=BANDS),

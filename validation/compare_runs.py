@@ -8,12 +8,13 @@ date), PNG figures are only required to exist. It prints one line per difference
 with status 1 when there is any.
 
 Usage: python validation/compare_runs.py REFERENCE_RESULTS OTHER_RESULTS
-       [--added-columns NAME ...] [--removed-cards KEY ...]
+       [--added-columns NAME ...] [--changed-cards KEY ...]
 
-A change that adds columns (``--added-columns``) or drops header cards (``--removed-cards``)
-on purpose is checked the same way on everything else: the other run's tables may carry the
-named extra columns (CSV compared line by line without them, FITS column by column) and lack
-the named cards.
+A change that adds columns (``--added-columns``) or adds, drops or rewrites header cards
+(``--changed-cards``) on purpose is checked the same way on everything else: the other
+run's tables may carry the named extra columns (CSV compared line by line without them, FITS
+column by column), and the named cards are left out of the header comparison (FITS headers
+and the metadata lines of ECSV files).
 
 e.g. run the demo in a checkout of the old commit and in the new one, then
 ``python validation/compare_runs.py /tmp/old/results results``.
@@ -32,6 +33,13 @@ IGNORED_CARDS = {"DATE", "CHECKSUM", "DATASUM"}
 COLUMN_CARDS = ("TTYPE", "TFORM", "TUNIT", "TCOMM", "TDISP", "TNULL")
 
 
+def ecsv_meta_without(path: Path, cards) -> list[str]:
+    """The ``#`` comment block of an ECSV file without the metadata lines of ``cards``
+    (``# - {KEY: value}``)."""
+    return [ln for ln in path.read_text().splitlines() if ln.startswith("#")
+            and not any(ln.startswith(f"# - {{{key}: ") for key in cards)]
+
+
 def csv_without(path: Path, columns) -> list[str]:
     """Lines of a CSV file without its ``#`` comment block and without ``columns``
     (values are compared as written)."""
@@ -43,9 +51,9 @@ def csv_without(path: Path, columns) -> list[str]:
     return [",".join(row[i] for i in keep) for row in rows]
 
 
-def fits_differences(a: Path, b: Path, added=(), removed=()) -> list[str]:
+def fits_differences(a: Path, b: Path, added=(), changed=()) -> list[str]:
     """Differences between two FITS files, HDU by HDU (empty if they hold the same), apart
-    from the columns ``added`` and the cards ``removed`` in ``b``."""
+    from the columns ``added`` in ``b`` and the cards ``changed``."""
     out = []
     with fits.open(a) as ha, fits.open(b) as hb:
         if len(ha) != len(hb):
@@ -54,7 +62,7 @@ def fits_differences(a: Path, b: Path, added=(), removed=()) -> list[str]:
             y_names = y.columns.names if isinstance(y, fits.BinTableHDU) else []
             added_keys = {f"{k}{i}" for i, n in enumerate(y_names, 1) if n in added
                           for k in ("TTYPE", "TFORM", "TUNIT", "TCOMM", "TDISP", "TNULL")}
-            ignored = IGNORED_CARDS | set(removed)
+            ignored = IGNORED_CARDS | set(changed)
             cards_x = {c.keyword: c.value for c in x.header.cards if c.keyword not in ignored}
             cards_y = {c.keyword: c.value for c in y.header.cards if c.keyword not in ignored}
             if added:  # column cards are numbered: compare them by column name instead
@@ -84,9 +92,9 @@ def fits_differences(a: Path, b: Path, added=(), removed=()) -> list[str]:
     return out
 
 
-def compare(reference: Path, other: Path, added=(), removed=()) -> list[str]:
+def compare(reference: Path, other: Path, added=(), changed=()) -> list[str]:
     """One line per product that is missing from ``other`` or differs from ``reference``
-    (apart from the ``added`` columns and ``removed`` header cards)."""
+    (apart from the ``added`` columns and ``changed`` header cards)."""
     out = []
     for path in sorted(p for p in reference.rglob("*") if p.is_file()):
         rel = path.relative_to(reference)
@@ -94,11 +102,13 @@ def compare(reference: Path, other: Path, added=(), removed=()) -> list[str]:
         if not twin.exists():
             out.append(f"{rel}: missing")
         elif path.suffix in BYTE_EXACT and path.read_bytes() != twin.read_bytes():
-            if not (added and path.suffix == ".csv"
-                    and csv_without(path, ()) == csv_without(twin, added)):
+            if not ((added or changed) and path.suffix == ".csv"
+                    and csv_without(path, ()) == csv_without(twin, added)
+                    and (added or ecsv_meta_without(path, changed)
+                         == ecsv_meta_without(twin, changed))):
                 out.append(f"{rel}: bytes differ")
         elif path.suffix == ".fits":
-            out.extend(f"{rel}: {d}" for d in fits_differences(path, twin, added, removed))
+            out.extend(f"{rel}: {d}" for d in fits_differences(path, twin, added, changed))
     extra = sorted(p.relative_to(other) for p in other.rglob("*")
                    if p.is_file() and not (reference / p.relative_to(other)).exists())
     out.extend(f"{rel}: not in the reference run" for rel in extra)
@@ -111,11 +121,11 @@ def main(argv=None) -> int:
     parser.add_argument("other", type=Path)
     parser.add_argument("--added-columns", nargs="*", default=(),
                         help="columns the other run's tables may add")
-    parser.add_argument("--removed-cards", nargs="*", default=(),
-                        help="header cards the other run's files may lack")
+    parser.add_argument("--changed-cards", nargs="*", default=(),
+                        help="header cards the other run may add, drop or rewrite")
     args = parser.parse_args(argv)
     differences = compare(args.reference, args.other, set(args.added_columns),
-                          set(args.removed_cards))
+                          set(args.changed_cards))
     for line in differences:
         print(line)
     n = sum(1 for p in args.reference.rglob("*") if p.is_file())

@@ -31,6 +31,8 @@ DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "srun", "squeue", "sinfo", "scontrol", "scancel")
 OPTIONAL_CLIENTS = ("sacct", "sacctmgr", "sshare")
 PARTITION = "xsurvey"
+#: the cluster's default partition: a job lands in PARTITION only when it asks for it
+DEFAULT_PARTITION = "batch"
 
 
 def _which(name: str) -> str | None:
@@ -154,8 +156,9 @@ class SlurmCluster:
         text = "".join(f"{k}={v}\n" for k, v in lines.items())
         text += (f"NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} "
                  f"RealMemory={self.memory_mb} State=UNKNOWN\n")
-        text += (f"PartitionName={PARTITION} Nodes={self.host} Default=YES MaxTime=INFINITE "
-                 "State=UP\n")
+        for name, default in ((DEFAULT_PARTITION, "YES"), (PARTITION, "NO")):
+            text += (f"PartitionName={name} Nodes={self.host} Default={default} "
+                     "MaxTime=INFINITE State=UP\n")
         self.conf.write_text(text)
         if slurm_version() >= (24, 5):
             # no cgroups at all (containers); older slurmd autodetect and need them mounted

@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from functools import cache
 from pathlib import Path
 
@@ -19,11 +20,6 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 from xsurvey.provenance import file_imports, script_closure, third_party
 
@@ -44,6 +40,7 @@ IMPORT_TO_CONDA = {
     "numba": ("numba",),
     "yaml": ("pyyaml",),
     "jsonschema": ("jsonschema",),
+    "regions": ("regions",),
 }
 #: conda-forge package -> PyPI distribution (only where the names differ)
 CONDA_TO_PYPI = {"matplotlib-base": "matplotlib", "astropy-base": "astropy"}
@@ -88,7 +85,7 @@ with SnakemakeApi(OutputSettings(quiet=True)) as api:
     rules = [{"name": r.name, "snakefile": str(r.snakefile), "script": r.script,
               "shellcmd": r.shellcmd, "norun": r.norun, "conda": r.conda_env,
               "input": files(r.input), "output": files(r.output),
-              "code": r.params.get("code"),
+              "code": r.params.get("code"), "container": r.container_img,
               "benchmark": str(r.benchmark) if r.benchmark else None}
              for r in workflow.rules]
     report = workflow.report_text
@@ -101,9 +98,10 @@ def _resolve(path) -> Path:
     return Path(path).resolve()
 
 
-def load_workflow(tmp_dir: Path) -> dict:
-    """Rules of the real Snakefile (tiny demo config) with paths resolved into the repo."""
-    work = make_workdir(tmp_dir, tiny_config(), tiny_observations())
+def load_workflow(tmp_dir: Path, cfg: dict | None = None) -> dict:
+    """Rules of the real Snakefile (the tiny demo configuration, or ``cfg``) with paths
+    resolved into the repo."""
+    work = make_workdir(tmp_dir, cfg or tiny_config(), tiny_observations())
     out = tmp_dir / "rules.json"
     proc = subprocess.run([sys.executable, "-c", INTROSPECT, str(out)], cwd=work,
                           capture_output=True, text=True, timeout=300)
@@ -230,8 +228,10 @@ def test_environment_pins_satisfy_pyproject():
             # conda `=X.Y` means X.Y.*: its lowest member X.Y must satisfy the lower bound
             v = Version(version)
             if name == "python":
-                assert v in requires_python, (
-                    f"{path.name}: python={version} outside requires-python {requires_python}")
+                # aligned: the package's oldest Python is the one the rules run with
+                assert requires_python == SpecifierSet(f">={version}"), (
+                    f"{path.name}: python={version}, pyproject requires-python "
+                    f"{requires_python}")
                 continue
             pypi = canonicalize_name(CONDA_TO_PYPI.get(name, name))
             assert pypi in requirements, (
@@ -308,3 +308,76 @@ def test_script_requirements_follow_package_imports():
     names, _, engines = script_requirements(scripts / "simulate" / "simulate.py")
     assert "yaml" in names  # via xsurvey.instrument
     assert engines == {"pyarrow"}  # DataFrame.to_parquet
+
+
+def test_a_configured_container_image_runs_every_script_rule(tmp_path, workflow_rules):
+    """``container:`` in the configuration is the image of every job under
+    ``--sdm apptainer``; without it the jobs run on the host."""
+    image = "docker://condaforge/miniforge3:24.11.3-0"
+    rules = load_workflow(tmp_path, {**tiny_config(), "container": image})["rules"]
+    assert {r["container"] for r in rules if r["script"]} == {image}
+    assert {r["container"] for r in workflow_rules} == {None}
+
+
+# --- lock files (snakedeploy pin-conda-envs) ------------------------------------------------
+
+#: Snakemake's pin file of an environment: envs/<name>.<platform>.pin.txt
+PIN_SUFFIX = ".linux-64.pin.txt"
+
+
+def read_pin_file(text: str, where: str = "pin file") -> dict:
+    """``{package: version}`` of a conda explicit list (``@EXPLICIT`` then one package URL
+    per line, ``<channel>/<subdir>/<name>-<version>-<build>.conda[#hash]``), the format
+    ``snakedeploy pin-conda-envs`` writes and ``conda create --file`` reads."""
+    lines = [ln.strip() for ln in text.splitlines()
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    assert lines and lines[0] == "@EXPLICIT", f"{where}: does not start with @EXPLICIT"
+    pinned = {}
+    for url in lines[1:]:
+        m = re.fullmatch(r"https://\S+/(?:noarch|linux-64)/([^/#]+?)(?:\.conda|\.tar\.bz2)"
+                         r"(?:#[0-9a-f]{32,64})?", url)
+        assert m, f"{where}: not a package URL: {url}"
+        name, version, _build = m[1].rsplit("-", 2)
+        pinned[name.lower()] = version
+    return pinned
+
+
+def pin_mismatches(env: dict, pinned: dict) -> list[str]:
+    """Packages of an environment file whose locked version is not in its ``=X.Y`` pin."""
+    out = []
+    for name, (_, version) in env.items():
+        locked = pinned.get(name)
+        if locked is None:
+            out.append(f"{name}: not in the lock file")
+        elif not (locked == version or locked.startswith(f"{version}.")):
+            out.append(f"{name}: locked {locked}, the environment pins {version}")
+    return out
+
+
+def test_the_lock_file_reader_finds_versions_outside_the_pins():
+    text = ("# created by snakedeploy\n@EXPLICIT\n"
+            "https://conda.anaconda.org/conda-forge/linux-64/python-3.11.11-h9e4cc4f_1_cpython"
+            ".conda#a1b2c3d4e5f60718293a4b5c6d7e8f90\n"
+            "https://conda.anaconda.org/conda-forge/linux-64/numpy-2.3.5-py311h519dc76_0.conda\n"
+            "https://conda.anaconda.org/conda-forge/noarch/pyyaml-6.0.2-pyh29332c3_2.tar.bz2\n")
+    pinned = read_pin_file(text)
+    assert pinned == {"python": "3.11.11", "numpy": "2.3.5", "pyyaml": "6.0.2"}
+    env = {"python": ("=", "3.11"), "numpy": ("=", "2.4"), "pyyaml": ("=", "6.0"),
+           "scipy": ("=", "1.17")}
+    assert pin_mismatches(env, pinned) == ["numpy: locked 2.3.5, the environment pins 2.4",
+                                           "scipy: not in the lock file"]
+    with pytest.raises(AssertionError, match="not a package URL"):
+        read_pin_file("@EXPLICIT\nnumpy=2.4\n")
+
+
+def test_lock_files_name_the_environments_versions():
+    """Every lock file belongs to an environment file and locks each of its packages within
+    the pin; Snakemake installs from it (``--sdm conda``) when it is there."""
+    locks = sorted(ENVS.glob(f"*{PIN_SUFFIX}"))
+    if not locks:
+        pytest.skip("no lock files in envs/ (snakedeploy pin-conda-envs needs conda and "
+                    "conda-forge, docs/usage.md)")
+    for lock in locks:
+        env = ENVS / lock.name.replace(PIN_SUFFIX, ".yaml")
+        assert env.is_file(), f"{lock.name}: no environment file {env.name}"
+        assert not pin_mismatches(read_env(env), read_pin_file(lock.read_text(), lock.name))

@@ -2,8 +2,9 @@
 
 Starts munged, slurmctld and slurmd on this machine (``tests/workflow/slurm_cluster.py``; needs root
 and Debian's slurm-wlm and munge, which ``.ci/run`` installs), runs the tiny demo up to the
-calibration and the catalogues through ``--profile profiles/slurm`` (partition and account
-replaced for this cluster), and compares with a local run of the same configuration.
+calibration and the catalogues as the usage docs say, ``--workflow-profile profiles/slurm``
+(the workflow's resources) with ``--profile <site>`` (this cluster's partition, no account),
+and compares with a local run of the same configuration.
 Skipped where the cluster cannot be started.
 """
 
@@ -53,10 +54,11 @@ def test_profile_runs_a_tiny_survey(cluster, tmp_path):
     profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
     assert profile["executor"] == "slurm"
     assert profile["groups"]["simulate"] in profile["group-components"]
-    # the profile's placeholders -> this cluster; fail fast; quick status checks; finished
-    # jobs are looked up with squeue (no slurmdbd here)
-    profile["default-resources"]["slurm_partition"] = PARTITION
-    del profile["default-resources"]["slurm_account"]
+    # the workflow profile applies after --profile and replaces its top-level keys whole:
+    # it must leave default-resources (the site's account and partition) to the site
+    assert "default-resources" not in profile
+    site = {"default-resources": {"slurm_partition": PARTITION}, "slurm-no-account": True}
+    # fail fast; quick status checks; finished jobs are looked up with squeue (no slurmdbd)
     profile.update({"retries": 0, "keep-going": False,
                     "latency-wait": 10, "slurm-status-command": "squeue",
                     "slurm-init-seconds-before-status-checks": 1,
@@ -70,8 +72,9 @@ def test_profile_runs_a_tiny_survey(cluster, tmp_path):
                              mosaic_stack="maps", detect="maps", calibrate="catalog",
                              catalog="catalog")
     profile["group-components"].update(maps=1, catalog=1)
-    (tmp_path / "profile").mkdir()
-    (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    for name, content in (("workflow_profile", profile), ("site", site)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(content, sort_keys=False))
 
     # two epochs, two bands: 2 joint replica chunks (both bands from one sky)
     cfg, obs = tiny_config(), tiny_observations()
@@ -79,8 +82,8 @@ def test_profile_runs_a_tiny_survey(cluster, tmp_path):
     work = make_workdir(tmp_path / "slurm", cfg, obs)
     # the local reference runs while the cluster run mostly waits for its status checks
     with ThreadPoolExecutor(1) as pool:
-        on_cluster = pool.submit(run_snakemake, work, "--profile", str(tmp_path / "profile"),
-                                 "--workflow-profile", "none", "--executor", "slurm",
+        on_cluster = pool.submit(run_snakemake, work, "--profile", str(tmp_path / "site"),
+                                 "--workflow-profile", str(tmp_path / "workflow_profile"),
                                  *TARGETS, cores=None, env=cluster.env, timeout=900,
                                  check=False)
         run_snakemake(local, *TARGETS)
@@ -99,11 +102,12 @@ def test_profile_runs_a_tiny_survey(cluster, tmp_path):
     # the group job asks for what its members, run one after the other, need: one CPU,
     # the memory of one chunk, the sum of their wall times
     request = cluster.run("squeue", "--noheader", "--states", "all", "--jobs", sims[0].stem,
-                          "--format", "%C %m %l").stdout.split()
+                          "--format", "%C %m %l %P").stdout.split()
     chunk = {k: eval(str(v), {"attempt": 1})  # e.g. "6000 * attempt"
              for k, v in profile["set-resources"]["simulate"].items()}
     hours, minutes = divmod(2 * chunk["runtime"], 60)
-    assert request == ["1", f"{chunk['mem_mb']}M", f"{hours}:{minutes:02d}:00"], request
+    assert request == ["1", f"{chunk['mem_mb']}M", f"{hours}:{minutes:02d}:00", PARTITION], \
+        request
     chunks = sorted(p.name for p in (work / "results" / "sims").rglob("chunk*.parquet"))
     assert len(chunks) == 2 * 2  # 2 chunks, detections + inputs
 

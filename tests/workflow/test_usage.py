@@ -241,14 +241,15 @@ def test_every_bad_input_is_documented_with_its_message(tmp_path, nustar, files)
 
 
 def test_a_failing_script_leaves_its_error_in_the_rule_log(tmp_path):
-    """Every rule script logs to its ``log:`` file first thing, and an exception that ends
-    it lands there with its traceback (not only on Snakemake's stderr)."""
+    """Every rule script logs to its ``log:`` file first thing (``start_job`` starts with
+    ``setup_logging``), and an exception that ends it lands there with its traceback (not
+    only on Snakemake's stderr)."""
     scripts = sorted((REPO / "workflow" / "scripts").glob("*/*.py"))
     assert scripts
     for script in scripts:
         body = [node for node in ast.parse(script.read_text()).body
                 if not isinstance(node, (ast.Import, ast.ImportFrom, ast.Expr))]
-        assert ast.unparse(body[0]) == "log = setup_logging(snakemake.log[0])", script.name
+        assert ast.unparse(body[0]) == "log = start_job(snakemake)", script.name
     log = tmp_path / "logs" / "rule.log"
     job = ("from xsurvey.io import InputError, setup_logging\n"
            f"setup_logging({str(log)!r}).info('reading')\n"

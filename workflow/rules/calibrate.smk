@@ -10,6 +10,7 @@ CALIBRATION_TABLES = (
     "positions",
     "positions_det_ml",
     "flux_vs_flux",
+    "flux_vs_snr",
     "summary",
     "merged_reliability",
     "merged_summary",
@@ -47,20 +48,6 @@ rule calibrate:
         ),
         unpack(replica_chunks),
     output:
-        **{
-            f"figure_{name}": [
-                report_item(
-                    f"results/figures/{{stack}}/{name}_{band}.png",
-                    REPORT_CALIBRATION,
-                    subcategory,
-                    name,
-                    product,
-                    band=band,
-                )
-                for band in BANDS
-            ]
-            for name, (subcategory, product) in CALIBRATION_FIGURES.items()
-        },
         tables=[
             (
                 report_item(
@@ -73,20 +60,8 @@ rule calibrate:
             )
             for table in CALIBRATION_TABLES
         ],
-        skycoverage=report_item(
-            "results/figures/{stack}/skycoverage.png",
-            REPORT_CALIBRATION,
-            "Completeness & sky coverage",
-            "skycoverage",
-            "sky coverage",
-        ),
-        merged=report_item(
-            "results/figures/{stack}/merged_reliability.png",
-            REPORT_CALIBRATION,
-            "Reliability & thresholds",
-            "merged_reliability",
-            "merged catalogue reliability",
-        ),
+        separations="results/calibration/{stack}/separations.parquet",
+        merged_catalogues="results/calibration/{stack}/merged_catalogues.parquet",
     log:
         "logs/calibration/{stack}.log",
     benchmark:
@@ -105,6 +80,58 @@ rule calibrate:
         floor_ks=config["detection"]["exposure_floor_ks"],
         snr_min=config["lognlogs"]["snr_min"],
         tables=CALIBRATION_TABLES,
-        figures=list(CALIBRATION_FIGURES),
     script:
         "../scripts/calibrate/calibrate.py"
+
+
+rule calibrate_figures:
+    """Calibration figures of a stack, drawn from the calibration tables."""
+    input:
+        unpack(
+            named_inputs(
+                "tables",
+                "results/calibration/{stack}/{table}.csv",
+                table=CALIBRATION_TABLES,
+            )
+        ),
+        separations="results/calibration/{stack}/separations.parquet",
+        merged_catalogues="results/calibration/{stack}/merged_catalogues.parquet",
+    output:
+        **{
+            f"figure_{name}": [
+                report_item(
+                    f"results/figures/{{stack}}/{name}_{band}.png",
+                    REPORT_CALIBRATION,
+                    subcategory,
+                    name,
+                    product,
+                    band=band,
+                )
+                for band in BANDS
+            ]
+            for name, (subcategory, product) in CALIBRATION_FIGURES.items()
+        },
+        skycoverage=report_item(
+            "results/figures/{stack}/skycoverage.png",
+            REPORT_CALIBRATION,
+            "Completeness & sky coverage",
+            "skycoverage",
+            "sky coverage",
+        ),
+        merged=report_item(
+            "results/figures/{stack}/merged_reliability.png",
+            REPORT_CALIBRATION,
+            "Reliability & thresholds",
+            "merged_reliability",
+            "merged catalogue reliability",
+        ),
+    log:
+        "logs/calibration/figures_{stack}.log",
+    conda:
+        "../../envs/plotting.yaml"
+    params:
+        code=code("calibrate/calibrate_figures.py"),
+        bands=BANDS,
+        figures=list(CALIBRATION_FIGURES),
+    script:
+        "../scripts/calibrate/calibrate_figures.py"

@@ -43,13 +43,6 @@ rule catalog:
             )
             for level in LEVELS
         ],
-        figure=report_item(
-            "results/figures/{stack}/flux_distributions.png",
-            REPORT_CATALOG,
-            "Catalogue",
-            "flux_distributions",
-            "flux distributions",
-        ),
     log:
         "logs/catalog/{stack}.log",
     conda:
@@ -65,6 +58,54 @@ rule catalog:
         prefix=config["catalog"]["name_prefix"],
     script:
         "../scripts/catalog/catalog.py"
+
+
+rule catalog_figures:
+    """Flux distributions of the sources of a stack's most complete catalogue."""
+    input:
+        catalog=f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits",
+    output:
+        figure=report_item(
+            "results/figures/{stack}/flux_distributions.png",
+            REPORT_CATALOG,
+            "Catalogue",
+            "flux_distributions",
+            "flux distributions",
+        ),
+    log:
+        "logs/catalog/figures_{stack}.log",
+    conda:
+        "../../envs/plotting.yaml"
+    params:
+        code=code("catalog/catalog_figures.py"),
+        bands=BANDS,
+        level=min(LEVELS),
+    script:
+        "../scripts/catalog/catalog_figures.py"
+
+
+rule catalog_regions:
+    """DS9 region files of a stack's catalogues: a circle and the name of each source."""
+    input:
+        unpack(
+            named_inputs(
+                "catalogs",
+                "results/catalog/{stack}/catalog_{level}.fits",
+                level=LEVELS,
+            )
+        ),
+    output:
+        expand("results/catalog/{{stack}}/catalog_{level}.reg", level=LEVELS),
+    log:
+        "logs/catalog/regions_{stack}.log",
+    conda:
+        "../../envs/plotting.yaml"
+    params:
+        code=code("catalog/catalog_regions.py"),
+        levels=list(LEVELS),
+        radius=INSTRUMENT.aperture_radius_arcsec,
+    script:
+        "../scripts/catalog/catalog_regions.py"
 
 
 rule truth_check:

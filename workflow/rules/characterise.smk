@@ -4,6 +4,8 @@
 VARIABILITY_BANDS = [b for b in config["variability"]["bands"] if b in BANDS]
 # the epoch mosaics the per-epoch null replicas are drawn from
 EPOCH_NULL_MAPS = ("exposure", "background", "background_nofcxb")
+# the variability test's settings (not n_light_curves: a figure setting re-draws a figure)
+VARIABILITY_TEST = {k: config["variability"][k] for k in ("p_threshold", "sys_frac")}
 
 
 rule variability_null:
@@ -49,7 +51,7 @@ rule variability_null:
         truth_share=config["simulations"].get("truth_share", 0.25),
         detection=DETECTION,
         level=LEVELS[min(LEVELS)],
-        variability=config["variability"],
+        variability=VARIABILITY_TEST,
     script:
         "../scripts/characterise/variability_null.py"
 
@@ -85,13 +87,6 @@ rule variability:
         ),
         lightcurves="results/variability/{stack}/lightcurves.csv",
         thresholds="results/variability/{stack}/p_thresholds.csv",
-        figure=report_item(
-            "results/figures/{stack}/lightcurves.png",
-            REPORT_CHARACTERISE,
-            "Variability",
-            "lightcurves",
-            "light curves",
-        ),
     log:
         "logs/variability/{stack}.log",
     conda:
@@ -101,9 +96,36 @@ rule variability:
         bands=VARIABILITY_BANDS,
         epochs=stack_epochs,
         kinds=STACK_MAPS,
-        variability=config["variability"],
+        variability=VARIABILITY_TEST,
     script:
         "../scripts/characterise/variability.py"
+
+
+rule variability_figures:
+    """Light curves of the sources of a stack with the lowest constancy p-values."""
+    input:
+        catalog=f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits",
+        table="results/variability/{stack}/variability.csv",
+        lightcurves="results/variability/{stack}/lightcurves.csv",
+    output:
+        figure=report_item(
+            "results/figures/{stack}/lightcurves.png",
+            REPORT_CHARACTERISE,
+            "Variability",
+            "lightcurves",
+            "light curves",
+        ),
+    log:
+        "logs/variability/figures_{stack}.log",
+    conda:
+        "../../envs/plotting.yaml"
+    params:
+        code=code("characterise/variability_figures.py"),
+        band=VARIABILITY_BANDS[0],
+        epochs=stack_epochs,
+        n_light_curves=config["variability"]["n_light_curves"],
+    script:
+        "../scripts/characterise/variability_figures.py"
 
 
 rule hardness:

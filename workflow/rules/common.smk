@@ -5,7 +5,15 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+# The package directory of this workflow: the Snakefile imports xsurvey from it, and so do
+# the jobs (xsurvey.provenance.jobs_import_from, docs/usage.md).
+PACKAGE_ROOT = Path(workflow.basedir) / "workflow"
+sys.path.insert(0, str(PACKAGE_ROOT))
+
+from xsurvey.provenance import code_digest, jobs_import_from  # noqa: E402
+
+SDM = {m.name.lower() for m in workflow.deployment_settings.deployment_method}
+jobs_import_from(PACKAGE_ROOT, "conda" in SDM)
 
 from xsurvey.config import (  # noqa: E402
     BAND_TEMPLATES,
@@ -24,7 +32,6 @@ from xsurvey.config import (  # noqa: E402
 from xsurvey.instrument import band_suffix, load_instrument  # noqa: E402
 from xsurvey.io import input_key  # noqa: E402
 from xsurvey.detect import DetectionParameters  # noqa: E402
-from xsurvey.provenance import code_digest  # noqa: E402
 from xsurvey.simulate.chunks import check_parquet  # noqa: E402
 from xsurvey.mosaic import MAP_KINDS  # noqa: E402
 

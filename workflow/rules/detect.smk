@@ -53,6 +53,22 @@ rule detection_figure:
         "../scripts/detect/detection_figure.py"
 
 
+rule detection_regions:
+    """DS9 region file of a stack's detections in one band, marked as in the figures."""
+    input:
+        detections="results/detect/{stack}/{band}.fits",
+    output:
+        "results/detect/{stack}/{band}.reg",
+    log:
+        "logs/detect/regions_{stack}_{band}.log",
+    conda:
+        "../../envs/plotting.yaml"
+    params:
+        code=code("detect/detection_regions.py"),
+    script:
+        "../scripts/detect/detection_regions.py"
+
+
 rule detect_epoch:
     """Detections on one epoch's mosaic (thresholds come from the stack)."""
     input:

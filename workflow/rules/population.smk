@@ -9,17 +9,6 @@ rule population:
         grid="results/population/grid.npz",
         counts="results/population/counts.csv",
         intensity="results/population/intensity.csv",
-        figure=report(
-            "results/figures/population.png",
-            caption="../report/population.rst",
-            category=REPORT_CALIBRATION,
-            subcategory="Source population",
-            labels={
-                "stack": "all",
-                "band": "all",
-                "product": "population N(>S)",
-            },
-        ),
     log:
         "logs/population.log",
     conda:
@@ -32,3 +21,30 @@ rule population:
         population=config["population"],
     script:
         "../scripts/population/population.py"
+
+
+rule population_figures:
+    """Number counts and intensities of the source population."""
+    input:
+        counts="results/population/counts.csv",
+        intensity="results/population/intensity.csv",
+    output:
+        figure=report(
+            "results/figures/population.png",
+            caption="../report/population.rst",
+            category=REPORT_CALIBRATION,
+            subcategory="Source population",
+            labels={
+                "stack": "all",
+                "band": "all",
+                "product": "population N(>S)",
+            },
+        ),
+    log:
+        "logs/population_figures.log",
+    conda:
+        "../../envs/plotting.yaml"
+    params:
+        code=code("population/population_figures.py"),
+    script:
+        "../scripts/population/population_figures.py"

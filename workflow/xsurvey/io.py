@@ -29,6 +29,25 @@ class InputError(ValueError):
     """Bad input data: the message names the file and what was expected."""
 
 
+#: FITS cards that every FITS product of the running job carries (TELESCOP, CREATOR, DATE,
+#: ...), set once per job by :func:`xsurvey.provenance.start_job`; empty outside a rule.
+PRODUCT_CARDS: dict = {}
+#: The cards that say how a file was written (by which software, when, from which code and
+#: configuration): the writing job's own values replace any that a table inherits from the
+#: product it was made from. The other cards (TELESCOP, INSTRUME) given explicitly win.
+WRITING_CARDS = ("CREATOR", "DATE", "CODEHASH", "CONFHASH")
+
+
+def with_product_cards(cards) -> dict:
+    """``cards`` (a header's or a table's metadata) with the job's :data:`PRODUCT_CARDS`.
+
+    A card of ``cards`` wins over the job's, except the :data:`WRITING_CARDS`.
+    """
+    out = {**PRODUCT_CARDS, **dict(cards or {})}
+    out.update({k: PRODUCT_CARDS[k] for k in WRITING_CARDS if k in PRODUCT_CARDS})
+    return out
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path next to ``path``; rename it to ``path`` on success."""
@@ -236,7 +255,7 @@ def write_image(path, data, wcs: WCS, bunit: str, extra: dict | None = None,
     if header.get("MJDREF") == 0.0:  # astropy's default for a WCS without time: not a date
         del header["MJDREF"]
     header["BUNIT"] = bunit
-    for k, v in (extra or {}).items():
+    for k, v in with_product_cards(extra).items():
         header[k] = v
     hdus = [fits.PrimaryHDU(np.asarray(data), header=header)]
     for name, arr in (extensions or {}).items():
@@ -246,10 +265,14 @@ def write_image(path, data, wcs: WCS, bunit: str, extra: dict | None = None,
 
 
 def write_table(table: Table, path, **kwargs):
-    """Write an astropy table atomically (format from the file extension)."""
+    """Write an astropy table atomically (format from the file extension); a FITS table
+    carries the job's :data:`PRODUCT_CARDS`."""
     path = Path(path)
     fmt = {".fits": "fits", ".csv": "ascii.csv", ".ecsv": "ascii.ecsv",
            ".parquet": "parquet"}.get(path.suffix)
+    if fmt == "fits":
+        table = table.copy(copy_data=False)
+        table.meta = with_product_cards(table.meta)
     with atomic_path(path) as tmp:
         table.write(tmp, format=fmt, overwrite=True, **kwargs)
 

@@ -1,4 +1,5 @@
-"""What code a rule runs: the package modules its script imports, and their digest.
+"""What code a rule runs (the package modules its script imports, and their digest), and
+the provenance every product of a job records.
 
 Snakemake re-runs a job when its script changes, but not when a package module that the
 script imports changes, so results could silently come from old code. Each rule passes the
@@ -14,9 +15,17 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
+import logging
+import os
 import sys
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+
+from xsurvey import __version__
+from xsurvey.instrument import load_instrument
+from xsurvey.io import PRODUCT_CARDS, setup_logging
 
 #: The package's folder.
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -132,3 +141,89 @@ def code_digest(script) -> str:
     for f in script_closure(script)[1]:
         h.update(str(f.relative_to(PACKAGE_DIR)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def job_cards(params, instrument=None, now: datetime | None = None) -> dict:
+    """Provenance cards of a job's FITS products.
+
+    Parameters
+    ----------
+    params : mapping
+        The rule's ``params`` (``code``: the digest of the code it runs, the rest: the
+        configuration it reads).
+    instrument : xsurvey.instrument.Instrument, optional
+        Gives TELESCOP (its name) and INSTRUME (its modules, e.g. ``FPMA+FPMB``).
+    now : datetime.datetime, optional
+        File creation time (UTC). Default: ``SOURCE_DATE_EPOCH`` (seconds since 1970, the
+        reproducible-builds convention) when set, else the current time.
+
+    Returns
+    -------
+    dict
+        ``{key: (value, comment)}``: TELESCOP, INSTRUME, CREATOR (with the package
+        version), DATE, CODEHASH, CONFHASH (SHA-256 of the configuration the job read,
+        first 16 hex digits).
+    """
+    params = dict(params)
+    if now is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        now = (datetime.fromtimestamp(int(epoch), UTC) if epoch
+               else datetime.now(UTC))
+    config = {k: v for k, v in params.items() if k != "code"}
+    conf_hash = hashlib.sha256(json.dumps(config, sort_keys=True, default=repr).encode())
+    cards = {}
+    if instrument is not None:
+        cards["TELESCOP"] = (instrument.name, "telescope")
+        cards["INSTRUME"] = ("+".join(instrument.modules), "instrument modules combined")
+    cards.update({
+        "CREATOR": (f"xsurvey {__version__}", "software that wrote this file"),
+        "DATE": (now.strftime("%Y-%m-%dT%H:%M:%S"), "file creation date (UTC)"),
+        "CODEHASH": (str(params.get("code", "")), "digest of the code the job ran"),
+        "CONFHASH": (conf_hash.hexdigest()[:16], "digest of the configuration it read"),
+    })
+    return cards
+
+
+def start_job(smk) -> logging.Logger:
+    """Start a rule's script: log to its log file, set the provenance cards of its FITS
+    products (:func:`job_cards`, :data:`xsurvey.io.PRODUCT_CARDS`) and log which
+    ``xsurvey`` files run it.
+
+    Parameters
+    ----------
+    smk : snakemake.script.Snakemake
+        The ``snakemake`` object of the script.
+    """
+    log = setup_logging(smk.log[0] if smk.log else None)
+    path = smk.input.get("instrument")
+    PRODUCT_CARDS.clear()
+    PRODUCT_CARDS.update(job_cards(smk.params.items(),
+                                   load_instrument(path) if path else None))
+    log.info("xsurvey %s from %s", __version__, PACKAGE_DIR)
+    return log
+
+
+def jobs_import_from(package_root, conda: bool = False, environ=None) -> None:
+    """Make the jobs import ``xsurvey`` from ``package_root`` (the running workflow's).
+
+    ``package_root`` goes first on ``PYTHONPATH``, which Python searches before
+    site-packages: neither an installed xsurvey (another checkout's ``pip install -e .``, an
+    old release) nor the user's ``PYTHONPATH`` can shadow the workflow's package. Under
+    ``--sdm conda`` Snakemake drops ``PYTHONPATH`` inside the environments (the scripts then
+    find the package through their folder's ``xsurvey`` link); ``conda`` also sets
+    ``PYTHONNOUSERSITE`` so that the user's ``~/.local`` packages stay out of them.
+
+    Parameters
+    ----------
+    package_root : path-like
+        The directory holding the ``xsurvey`` package.
+    conda : bool
+        The jobs run in conda environments.
+    environ : mutable mapping, optional
+        The environment the jobs inherit (default ``os.environ``).
+    """
+    environ = os.environ if environ is None else environ
+    rest = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    environ["PYTHONPATH"] = os.pathsep.join([str(package_root), *rest])
+    if conda:
+        environ["PYTHONNOUSERSITE"] = "1"

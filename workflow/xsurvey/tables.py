@@ -69,3 +69,19 @@ def write_csv(df: pd.DataFrame, path) -> None:
     """
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+
+
+def band_rows(df: pd.DataFrame, band: str) -> pd.DataFrame:
+    """Rows of a long table (one ``band`` column) for one band, re-indexed from 0.
+
+    A table read back from CSV may hold the band as any type; it is compared as text.
+    """
+    return df[df["band"].astype(str) == band].reset_index(drop=True)
+
+
+def read_csv_table(path) -> Table:
+    """A table written by :func:`write_csv`, back as an astropy Table.
+
+    Empty fields of float columns come back as NaN (as they were written), not masked.
+    """
+    return Table({name: column.to_numpy() for name, column in pd.read_csv(path).items()})

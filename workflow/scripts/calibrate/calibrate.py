@@ -1,14 +1,14 @@
-"""Rule calibrate: calibration tables and figures of a stack from its joint replicas."""
+"""Rule calibrate: calibration tables of a stack from its joint replicas."""
 
 import pandas as pd
 from astropy.wcs.utils import proj_plane_pixel_area
 
-from xsurvey import calibrate, catalog, plotting, simulate
-from xsurvey.calibrate import figures
-from xsurvey.io import nested_inputs, read_image, setup_logging
+from xsurvey import calibrate, catalog, simulate
+from xsurvey.io import nested_inputs, read_image
+from xsurvey.provenance import start_job
 from xsurvey.tables import write_csv
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 cfg, p = snakemake.params.calibration, snakemake.params
 stack = snakemake.wildcards.stack
 det = pd.concat([pd.read_parquet(f) for f in snakemake.input.detections], ignore_index=True)
@@ -37,6 +37,8 @@ for band in p.bands:
 
 tables = {name: pd.concat([r[name] for r in results.values()], ignore_index=True)
           for name in next(iter(results.values()))}
+tables["separations"] = pd.concat([r["separations"].assign(band=band)
+                                   for band, r in results.items()], ignore_index=True)
 tables.update({k: cal[k] for k in ("thresholds", "reliability", "merged_reliability")})
 tables["merged_summary"] = catalog.merged_summary(merged, p.n_replicas,
                                                   tables["merged_reliability"])
@@ -46,24 +48,6 @@ for row in tables["merged_summary"].itertuples():
              row.n_spurious, row.expected_spurious, row.merged_reliability)
 for name, path in zip(p.tables, snakemake.output.tables, strict=True):
     write_csv(tables[name], path)
+tables["separations"].to_parquet(snakemake.output.separations, index=False)
+merged.to_parquet(snakemake.output.merged_catalogues, index=False)
 
-title = f"stack {stack}"
-plotting.save(figures.sky_coverage_curves(tables["skycoverage"], tables["sensitivity"],
-                                         title=title), snakemake.output.skycoverage)
-plotting.save(figures.merged_reliability_curves(merged, title=title), snakemake.output.merged)
-for b, band in enumerate(p.bands):
-    r = results[band]
-    paths = {name: snakemake.output[f"figure_{name}"][b] for name in p.figures}
-    if by_band[band].empty:
-        log.warning("band %s: the replicas have no detection above the exposure floor; its "
-                    "figures are placeholders", band)
-        for path in paths.values():
-            plotting.save(plotting.no_data(f"{band} keV: no replica detections", title), path)
-        continue
-    plotting.save(figures.reliability_curves(curves[band], thresholds[thresholds.band == band]),
-                 paths["reliability"])
-    plotting.save(figures.completeness_curves(r["completeness"]), paths["completeness"])
-    plotting.save(figures.separation_histograms(r["separations"], r["positions"]),
-                 paths["positions"])
-    plotting.save(figures.flux_accuracy_curves(r["flux_vs_flux"], r["flux_vs_snr"]),
-                 paths["fluxes"])

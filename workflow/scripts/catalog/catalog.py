@@ -3,13 +3,13 @@
 import pandas as pd
 from astropy.table import Table
 
-from xsurvey import catalog, plotting
-from xsurvey.catalog import figures
+from xsurvey import catalog
 from xsurvey.instrument import load_instrument
-from xsurvey.io import nested_inputs, read_band_mosaics, setup_logging
+from xsurvey.io import nested_inputs, read_band_mosaics
+from xsurvey.provenance import start_job
 from xsurvey.tables import write_csv
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 inst = load_instrument(snakemake.input.instrument)
 bands, stack = snakemake.params.bands, snakemake.wildcards.stack
 det_files, map_files = (nested_inputs(snakemake.input, k) for k in ("detections", "maps"))
@@ -19,7 +19,6 @@ maps, wcs = read_band_mosaics({b: {k: map_files[b][k] for k in snakemake.params.
 thresholds = pd.read_csv(snakemake.input.thresholds)
 merged = pd.read_csv(snakemake.input.merged)
 positions = pd.read_csv(snakemake.input.positions)
-tables = {}
 for k, (tag, level) in enumerate(snakemake.params.levels.items()):
     cat = catalog.make_catalog(detections, maps, wcs, thresholds, merged, inst, level,
                                snakemake.params.prefix, meta={"STACK": stack},
@@ -31,7 +30,3 @@ for k, (tag, level) in enumerate(snakemake.params.levels.items()):
     catalog.write_catalog(cat, snakemake.output.fits[k], snakemake.output.csv[k])
     combos = catalog.band_combination_table(cat)
     write_csv(combos, snakemake.output.combinations[k])
-    tables[tag] = cat
-plotting.save(figures.flux_distributions(tables[min(tables)], bands, title=
-                                        f"stack {stack}, {min(tables)}% reliability"),
-             snakemake.output.figure)

@@ -7,10 +7,11 @@ from astropy.table import Table
 
 from xsurvey import catalog
 from xsurvey.instrument import load_instrument
-from xsurvey.io import nested_inputs, read_band_mosaics, setup_logging
+from xsurvey.io import nested_inputs, read_band_mosaics
+from xsurvey.provenance import start_job
 from xsurvey.tables import write_csv
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 inst = load_instrument(snakemake.input.instrument)
 bands, epochs, kinds = snakemake.params.bands, snakemake.params.epochs, snakemake.params.kinds
 thresholds = pd.read_csv(snakemake.input.thresholds)

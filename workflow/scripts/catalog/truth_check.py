@@ -6,10 +6,11 @@ from astropy.table import Table
 
 from xsurvey import catalog
 from xsurvey.instrument import load_instrument
-from xsurvey.io import nested_inputs, read_image, setup_logging
+from xsurvey.io import nested_inputs, read_image
+from xsurvey.provenance import start_job
 from xsurvey.tables import write_csv
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 inst = load_instrument(snakemake.input.instrument)
 bands, p = snakemake.params.bands, snakemake.params
 det_files, cat_files = (nested_inputs(snakemake.input, k) for k in ("detections", "catalogs"))

@@ -9,10 +9,10 @@ from xsurvey import plotting
 from xsurvey.catalog import write_empty_products
 from xsurvey.characterise import figures, hardness
 from xsurvey.instrument import band_suffix, load_instrument
-from xsurvey.io import setup_logging
+from xsurvey.provenance import start_job
 from xsurvey.tables import write_csv
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 inst = load_instrument(snakemake.input.instrument)
 cfg = snakemake.params.spectral
 soft, hard = cfg["soft_band"], cfg["hard_band"]

@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 from astropy.table import Table, vstack
 
-from xsurvey import plotting
 from xsurvey.catalog import write_empty_products
-from xsurvey.characterise import figures, variability
+from xsurvey.characterise import variability
 from xsurvey.detect import Aperture
 from xsurvey.instrument import load_instrument
-from xsurvey.io import nested_inputs, read_band_mosaics, setup_logging
+from xsurvey.io import nested_inputs, read_band_mosaics
+from xsurvey.provenance import start_job
 from xsurvey.tables import write_csv
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 inst = load_instrument(snakemake.input.instrument)
 cfg = snakemake.params.variability
 bands, epochs, kinds = snakemake.params.bands, snakemake.params.epochs, snakemake.params.kinds
@@ -57,8 +57,3 @@ lightcurves = vstack(curves)
 write_csv(table.to_pandas(), snakemake.output.table)
 write_csv(lightcurves.to_pandas(), snakemake.output.lightcurves)
 write_csv(pd.DataFrame(p_thresholds), snakemake.output.thresholds)
-first = table[table["band"] == bands[0]]
-show = np.asarray(first["id"])[np.argsort(first["p_value"])][: cfg["n_light_curves"]]
-plotting.save(figures.light_curves(lightcurves, show, variability=table, band=bands[0],
-                                  epochs=epochs, title=f"stack {snakemake.wildcards.stack}"),
-             snakemake.output.figure)

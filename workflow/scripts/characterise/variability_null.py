@@ -6,12 +6,13 @@ from xsurvey import simulate
 from xsurvey.characterise import variability
 from xsurvey.detect import Aperture
 from xsurvey.instrument import load_instrument
-from xsurvey.io import nested_inputs, read_mosaics, setup_logging
+from xsurvey.io import nested_inputs, read_mosaics
 from xsurvey.mosaic import MAP_KINDS
 from xsurvey.population import population_from_config
-from xsurvey.tables import write_csv
+from xsurvey.provenance import start_job
+from xsurvey.tables import band_rows, write_csv
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 inst = load_instrument(snakemake.input.instrument)
 band, stack, p = snakemake.wildcards.band, snakemake.wildcards.stack, snakemake.params
 cfg = p.variability
@@ -22,8 +23,7 @@ setup = simulate.setup_from_files(
     {band: snakemake.input.real}, inst, population, stack, p.seed, p.detection, p.bright_flux,
     p.truth, p.truth_share)
 epoch_maps = [read_mosaics({k: epoch_files[e][k] for k in p.epoch_kinds})[0] for e in p.epochs]
-thresholds = pd.read_csv(snakemake.input.thresholds)
-thresholds = thresholds[thresholds["band"].astype(str) == band]
+thresholds = band_rows(pd.read_csv(snakemake.input.thresholds), band)
 null = variability.null_p_values(
     setup, epoch_maps, thresholds, Aperture.from_instrument(inst, band), inst.psf,
     range(p.replicas), p.level, inst.deblend_radius_arcsec,

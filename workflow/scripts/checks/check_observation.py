@@ -4,9 +4,10 @@ import json
 
 from xsurvey import checks
 from xsurvey.instrument import load_instrument
-from xsurvey.io import atomic_path, setup_logging
+from xsurvey.io import atomic_path
+from xsurvey.provenance import start_job
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 summary, warnings = checks.check_observation(
     snakemake.params.row, load_instrument(snakemake.input.instrument), snakemake.params.bands)
 for message in warnings:

@@ -10,10 +10,10 @@ from xsurvey import counterparts, plotting
 from xsurvey.catalog import write_catalog, write_empty_products
 from xsurvey.counterparts import figures
 from xsurvey.instrument import band_suffix, load_instrument
-from xsurvey.io import setup_logging
+from xsurvey.provenance import start_job
 from xsurvey.tables import write_csv
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 cfg = snakemake.params.counterparts
 inst = load_instrument(snakemake.input.instrument)
 cat = Table.read(snakemake.input.catalog)

@@ -4,9 +4,10 @@ from astropy.table import Table
 
 from xsurvey import plotting
 from xsurvey.detect import FFTConvolver, figures, tophat_kernel
-from xsurvey.io import read_image, setup_logging
+from xsurvey.io import read_image
+from xsurvey.provenance import start_job
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 counts, wcs, header = read_image(snakemake.input.counts, "counts mosaic")
 exposure, _, _ = read_image(snakemake.input.exposure, "exposure mosaic")
 detections = Table.read(snakemake.input.detections)

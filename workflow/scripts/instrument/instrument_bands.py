@@ -3,9 +3,10 @@
 from astropy.table import Table
 
 from xsurvey.instrument import load_instrument
-from xsurvey.io import setup_logging, write_table
+from xsurvey.io import write_table
+from xsurvey.provenance import start_job
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 inst = load_instrument(snakemake.input.instrument)
 rows = []
 for name in snakemake.params.bands:

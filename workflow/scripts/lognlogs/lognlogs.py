@@ -6,12 +6,12 @@ from astropy.table import Table
 
 from xsurvey import lognlogs, plotting
 from xsurvey.instrument import load_instrument
-from xsurvey.io import setup_logging
 from xsurvey.lognlogs import figures
 from xsurvey.population import population_from_config
+from xsurvey.provenance import start_job
 from xsurvey.tables import write_csv
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 inst = load_instrument(snakemake.input.instrument)
 cfg, level = snakemake.params.lognlogs, snakemake.params.level
 cat = Table.read(snakemake.input.catalog)

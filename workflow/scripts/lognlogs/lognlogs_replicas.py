@@ -10,12 +10,13 @@ from astropy.wcs.utils import proj_plane_pixel_area
 
 from xsurvey import calibrate, lognlogs, plotting, simulate
 from xsurvey.instrument import load_instrument
-from xsurvey.io import read_image, setup_logging
+from xsurvey.io import read_image
 from xsurvey.lognlogs import figures
 from xsurvey.population import population_from_config
+from xsurvey.provenance import start_job
 from xsurvey.tables import write_csv
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 inst = load_instrument(snakemake.input.instrument)
 cfg, level = snakemake.params.lognlogs, snakemake.params.level
 n_rep = snakemake.params.n_replicas

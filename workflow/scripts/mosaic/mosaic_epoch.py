@@ -10,14 +10,14 @@ from xsurvey.io import (
     read_background,
     read_events,
     read_image,
-    setup_logging,
     write_image,
     write_table,
 )
 from xsurvey.mosaic import background
+from xsurvey.provenance import start_job
 from xsurvey.quality import bgcheck
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 inst = load_instrument(snakemake.input.instrument)
 band, epoch = snakemake.wildcards.band, snakemake.wildcards.epoch
 quality, grid = snakemake.params.quality, snakemake.params.grid
@@ -58,8 +58,7 @@ for i, obs in enumerate(observations, 1):
     checks.append(Table({"obs_id": [obs["obs_id"]] * n, "module": [obs["module"]] * n, **check}))
 
 header = {"EPOCH": epoch, "BAND": band, "E_MIN": (inst.band(band).e_lo_kev, "[keV]"),
-          "E_MAX": (inst.band(band).e_hi_kev, "[keV]"), "NOBS": len(observations),
-          "INSTRUME": inst.name}
+          "E_MAX": (inst.band(band).e_hi_kev, "[keV]"), "NOBS": len(observations)}
 for (kind, (unit, dtype)), path in zip(mosaic.MAP_KINDS.items(), snakemake.output.maps,
                                        strict=True):
     write_image(path, maps[kind].astype(dtype), grid_wcs, unit, extra=header)

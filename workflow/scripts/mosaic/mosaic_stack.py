@@ -3,9 +3,10 @@
 import json
 
 from xsurvey import checks, mosaic
-from xsurvey.io import nested_inputs, read_image, setup_logging, write_image
+from xsurvey.io import nested_inputs, read_image, write_image
+from xsurvey.provenance import start_job
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 kinds = snakemake.params.kinds
 epochs = snakemake.params.epochs
 checks.check_duplicates([json.loads(open(f).read()) for f in snakemake.input.checks],
@@ -20,5 +21,6 @@ for kind, path in zip(kinds, snakemake.output, strict=True):
     write_image(path, total.astype(dtype), wcs, unit,
                 extra={"STACK": snakemake.wildcards.stack, "XSEPOCHS": ",".join(epochs),
                        "BAND": header["BAND"], "E_MIN": header["E_MIN"],
-                       "E_MAX": header["E_MAX"], "INSTRUME": header["INSTRUME"]})
+                       "E_MAX": header["E_MAX"], "TELESCOP": header["TELESCOP"],
+                       "INSTRUME": header["INSTRUME"]})
     log.info("wrote %s from %d epochs (total %.6g %s)", path, len(files), total.sum(), unit)

@@ -5,10 +5,11 @@ from astropy.table import Table, vstack
 from astropy.wcs.utils import proj_plane_pixel_area
 
 from xsurvey import plotting
-from xsurvey.io import nested_inputs, read_image, setup_logging, write_table
+from xsurvey.io import nested_inputs, read_image, write_table
+from xsurvey.provenance import start_job
 from xsurvey.quality import cumulative_area, figures
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 tables = []
 files = nested_inputs(snakemake.input, "exposure")
 for band in snakemake.params.bands:

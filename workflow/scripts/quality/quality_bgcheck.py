@@ -3,11 +3,12 @@
 from astropy.table import Table, vstack
 
 from xsurvey import plotting
-from xsurvey.io import nested_inputs, setup_logging, write_table
+from xsurvey.io import nested_inputs, write_table
+from xsurvey.provenance import start_job
 from xsurvey.quality import bgcheck as bg
 from xsurvey.quality import figures
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 bands = snakemake.params.bands
 files = nested_inputs(snakemake.input, "bgcheck")
 tables = []

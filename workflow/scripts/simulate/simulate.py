@@ -2,10 +2,11 @@
 
 from xsurvey import simulate
 from xsurvey.instrument import load_instrument
-from xsurvey.io import atomic_path, nested_inputs, setup_logging
+from xsurvey.io import atomic_path, nested_inputs
 from xsurvey.population import population_from_config
+from xsurvey.provenance import start_job
 
-log = setup_logging(snakemake.log[0])
+log = start_job(snakemake)
 inst = load_instrument(snakemake.input.instrument)
 stack, p = snakemake.wildcards.stack, snakemake.params
 population = population_from_config(p.population, inst, grid=snakemake.input.grid)

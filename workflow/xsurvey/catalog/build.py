@@ -68,7 +68,7 @@ from xsurvey.catalog.names import iau_names
 from xsurvey.catalog.reliability import catalog_p_spurious, spurious_probability
 from xsurvey.detect.photometry import SIGMA_90, Aperture
 from xsurvey.instrument.core import band_suffix
-from xsurvey.io import atomic_path
+from xsurvey.io import WRITING_CARDS, atomic_path, with_product_cards
 from xsurvey.plotting import no_data, save
 from xsurvey.tables import write_csv
 
@@ -190,6 +190,10 @@ def write_catalog(table: Table, fits_path=None, csv_path=None, extname: str = "C
     metadata block (COMMENT cards) is kept too, so ``Table.read`` restores
     units and descriptions. Metadata values may be ``(value, comment)``.
 
+    Both carry the job's provenance cards (:func:`xsurvey.io.with_product_cards`);
+    the CSV file leaves out the :data:`xsurvey.io.WRITING_CARDS` (date, digests) so
+    that it stays byte-reproducible.
+
     CSV: the ECSV 1.0 format with a comma delimiter: a ``#`` comment block
     (YAML) giving each column's unit, type and description and the table
     metadata, then a plain CSV header row and the data.
@@ -211,7 +215,8 @@ def write_catalog(table: Table, fits_path=None, csv_path=None, extname: str = "C
                   if not re.fullmatch(r"T(COMM|UNIT|TYPE|FORM|DISP|NULL)\d+", str(k))}
     if fits_path is not None:
         with atomic_path(fits_path) as tmp:
-            table.write(tmp, format="fits", overwrite=True)
+            Table(table, meta=with_product_cards(table.meta), copy=False).write(
+                tmp, format="fits", overwrite=True)
             with fits.open(tmp, mode="update") as hdul:
                 hdr = hdul[1].header
                 hdr["EXTNAME"] = extname
@@ -221,9 +226,10 @@ def write_catalog(table: Table, fits_path=None, csv_path=None, extname: str = "C
                         continue
                     after = f"TUNIT{i}" if f"TUNIT{i}" in hdr else f"TFORM{i}"
                     hdr.insert(after, (f"TCOMM{i}", str(desc)), after=True)
-    if csv_path is not None:
+    if csv_path is not None:  # no writing date or digests: the same run, the same bytes
         t = table.copy(copy_data=False)
-        t.meta = {k: _meta_value(v) for k, v in table.meta.items()}
+        t.meta = {k: _meta_value(v) for k, v in with_product_cards(table.meta).items()
+                  if k not in WRITING_CARDS}
         with atomic_path(csv_path) as tmp:
             t.write(tmp, format="ascii.ecsv", delimiter=",", overwrite=True)
 
