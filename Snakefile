@@ -100,7 +100,16 @@ rule all:
         expand("results/variability/{stack}/variability.csv", stack=STACKS),
         expand("results/spectral/{stack}/hardness.csv", stack=STACKS),
         (
-            expand("results/counterparts/{stack}/catalog_extended.fits", stack=STACKS)
+            expand(
+                "results/figures/{stack}/{name}.png",
+                stack=STACKS,
+                name=[
+                    "counterparts_nm_qm",
+                    "counterparts_lr",
+                    "hard_soft_flux",
+                    "xo_plane",
+                ],
+            )
             if ANCILLARY
             else []
         ),

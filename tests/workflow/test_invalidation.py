@@ -20,8 +20,8 @@ pytestmark = pytest.mark.workflow
 DETECTION_AND_AFTER = {
     "detect": 2, "detect_epoch": 4, "detection_figure": 1, "detection_regions": 2,
     "simulate": 2, "calibrate": 1, "calibrate_figures": 1, "catalog": 1, "catalog_figures": 1,
-    "catalog_regions": 1, "truth_check": 1,
-    "epoch_catalog": 1, "lognlogs": 1, "lognlogs_replicas": 1, "counterparts": 1,
+    "catalog_regions": 1, "truth_check": 1, "epoch_catalog": 1, "lognlogs": 1,
+    "lognlogs_replicas": 1, "counterparts": 1, "counterparts_figures": 1,
     "variability_null": 2, "variability": 1, "variability_figures": 1, "hardness": 1, "all": 1,
 }
 
@@ -54,7 +54,8 @@ def test_nothing_to_do_after_a_finished_run(finished_run):
 @pytest.mark.parametrize(("section", "change", "expected"), [
     ("detection", {"figure_bands": ["8-24", "3-8"]}, {"detection_figure": 1, "all": 1}),
     ("detection", {"min_separation_arcsec": 25.0}, DETECTION_AND_AFTER),
-    ("counterparts", {"max_p_chance": 0.04}, {"counterparts": 1, "hardness": 1, "all": 1}),
+    ("counterparts", {"max_p_chance": 0.04},
+     {"counterparts": 1, "counterparts_figures": 1, "hardness": 1, "all": 1}),
     ("variability", {"n_light_curves": 4}, {"variability_figures": 1, "all": 1}),
 ], ids=["figure-key", "detection-key", "counterparts-key", "light-curve-figure-key"])
 def test_a_config_key_re_runs_exactly_the_rules_that_read_it(finished_run, section, change,
@@ -70,16 +71,18 @@ def test_a_config_key_re_runs_exactly_the_rules_that_read_it(finished_run, secti
 
 
 @pytest.mark.parametrize(("module", "expected"), [
-    ("counterparts/likelihood_ratio.py", {"counterparts": 1, "hardness": 1, "all": 1}),
+    ("counterparts/likelihood_ratio.py",
+     {"counterparts": 1, "counterparts_figures": 1, "hardness": 1, "all": 1}),
+    ("counterparts/figures.py", {"counterparts_figures": 1, "all": 1}),
     ("detect/figures.py", {"detection_figure": 1, "all": 1}),
     ("calibrate/figures.py", {"calibrate_figures": 1, "all": 1}),
     ("catalog/figures.py", {"catalog_figures": 1, "all": 1}),
     ("population/figures.py", {"population_figures": 1, "all": 1}),
     ("characterise/figures.py", {"variability_figures": 1, "hardness": 1, "all": 1}),
     ("detect/poisson.py", DETECTION_AND_AFTER),
-], ids=["counterparts-module", "figure-module", "calibration-figure-module",
-        "catalogue-figure-module", "population-figure-module", "characterise-figure-module",
-        "detection-module"])
+], ids=["counterparts-module", "counterparts-figure-module", "figure-module",
+        "calibration-figure-module", "catalogue-figure-module", "population-figure-module",
+        "characterise-figure-module", "detection-module"])
 def test_an_edited_package_module_re_runs_the_rules_that_run_it(finished_run, module,
                                                                 expected):
     path = finished_run / "workflow" / "xsurvey" / module

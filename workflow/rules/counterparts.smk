@@ -9,7 +9,6 @@ rule counterparts:
         instrument=INSTRUMENT_FILE,
         catalog=f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits",
         positions="results/calibration/{stack}/positions.csv",
-        fluxes="results/calibration/{stack}/flux_vs_flux.csv",
         ancillary=[c["path"] for c in ANCILLARY],
     output:
         extended_fits="results/counterparts/{stack}/catalog_extended.fits",
@@ -26,6 +25,28 @@ rule counterparts:
         ),
         magnitudes="results/counterparts/{stack}/nm_qm.csv",
         curves="results/counterparts/{stack}/lr_curve.csv",
+    log:
+        "logs/counterparts/{stack}.log",
+    benchmark:
+        "results/benchmarks/counterparts/{stack}.tsv"
+    conda:
+        "../../envs/counterparts.yaml"
+    params:
+        code=code("counterparts/counterparts.py"),
+        counterparts=config.get("counterparts", {}),
+    script:
+        "../scripts/counterparts/counterparts.py"
+
+
+rule counterparts_figures:
+    """Counterpart figures of a stack, drawn from the counterpart tables."""
+    input:
+        extended="results/counterparts/{stack}/catalog_extended.fits",
+        summary="results/counterparts/{stack}/lr_summary.csv",
+        magnitudes="results/counterparts/{stack}/nm_qm.csv",
+        curves="results/counterparts/{stack}/lr_curve.csv",
+        fluxes="results/calibration/{stack}/flux_vs_flux.csv",
+    output:
         figure_qm=report_item(
             "results/figures/{stack}/counterparts_nm_qm.png",
             REPORT_COUNTERPARTS,
@@ -55,13 +76,12 @@ rule counterparts:
             "magnitude vs X-ray flux",
         ),
     log:
-        "logs/counterparts/{stack}.log",
-    benchmark:
-        "results/benchmarks/counterparts/{stack}.tsv"
+        "logs/counterparts/figures_{stack}.log",
     conda:
-        "../../envs/counterparts.yaml"
+        "../../envs/plotting.yaml"
     params:
-        code=code("counterparts/counterparts.py"),
-        counterparts=config.get("counterparts", {}),
+        code=code("counterparts/counterparts_figures.py"),
+        hard_band=config.get("counterparts", {}).get("hard_band"),
+        xo_constant=config.get("counterparts", {}).get("xo_constant"),
     script:
-        "../scripts/counterparts/counterparts.py"
+        "../scripts/counterparts/counterparts_figures.py"

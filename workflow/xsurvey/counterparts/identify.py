@@ -311,6 +311,9 @@ def run_counterparts(catalog: Table, ancillaries, positions, instrument, cfg: di
         annulus_arcsec=tuple(cfg["annulus_arcsec"]), mag_bin=cfg["mag_bin"],
         ratio_secure=cfg["ratio_secure"])
     extended = catalog.copy()
+    if out["flux_conversion"] is not None:
+        extended.meta["SOFTCONV"] = (float(out["flux_conversion"]),
+                                     "soft / hard band flux of the population spectrum")
     if out["soft_primary"] is not None:
         extended = hstack([extended, out["soft_primary"][[c for c in out["soft_primary"].colnames
                                                            if c != "id"]]])

@@ -546,8 +546,8 @@ def lr_summary(results) -> Table:
     astropy.table.Table
         ``catalog, priority, n_xray, n_covered, q_total, q_estimated,
         n_poor, q_poor`` (the poorly localised group and its Q),
-        ``lr_threshold, reliability, completeness`` and ``n_<class>`` for each
-        of :data:`CLASSES`.
+        ``lr_threshold, reliability, completeness``, ``n_<class>`` for each
+        of :data:`CLASSES` and ``area_annulus_arcsec2`` (the background annuli's area).
     """
     rows = []
     for r in results:
@@ -557,5 +557,6 @@ def lr_summary(results) -> Table:
                      "q_estimated": r.q_estimated, "n_poor": r.magnitudes.meta["N_POOR"],
                      "q_poor": r.magnitudes.meta["Q_POOR"], "lr_threshold": r.lr_threshold,
                      "reliability": r.reliability, "completeness": r.completeness,
-                     **{f"n_{c}": int(np.count_nonzero(cls == c)) for c in CLASSES}})
+                     **{f"n_{c}": int(np.count_nonzero(cls == c)) for c in CLASSES},
+                     "area_annulus_arcsec2": r.magnitudes.meta["AREA_ANN"]})
     return Table(rows=rows) if rows else Table()
