@@ -42,6 +42,7 @@ include: "workflow/rules/catalog.smk"
 include: "workflow/rules/lognlogs.smk"
 include: "workflow/rules/counterparts.smk"
 include: "workflow/rules/characterise.smk"
+include: "workflow/rules/spectra.smk"
 
 
 rule all:
@@ -99,6 +100,7 @@ rule all:
         expand("results/catalog/{stack}/epoch_only.csv", stack=STACKS),
         expand("results/variability/{stack}/variability.csv", stack=STACKS),
         expand("results/spectral/{stack}/hardness.csv", stack=STACKS),
+        expand("results/spectra/{stack}/fits.csv", stack=STACKS),
         (
             expand(
                 "results/figures/{stack}/{name}.png",

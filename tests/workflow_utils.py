@@ -39,6 +39,7 @@ def tiny_config(epochs=("e1", "e2"), bands=("3-8", "8-24")) -> dict:
     cfg["detection"]["figure_bands"] = ["8-24"]
     cfg["simulations"].update(replicas=20, chunk_size=10)
     cfg["counterparts"]["hard_band"] = "3-8"
+    cfg["spectra"]["band"] = "3-8"
     return cfg
 
 
@@ -132,6 +133,7 @@ def real_data_workdir(tmp_path: Path, demo_run: Path, modules=("FPMA", "FPMB"),
     cfg["simulations"].update(replicas=20, chunk_size=10)
     cfg["detection"]["figure_bands"] = ["8-24"]
     cfg["counterparts"]["hard_band"] = "3-8"
+    cfg["spectra"]["band"] = "3-8"
     cfg["variability"]["bands"] = ["3-8", "8-24"]
     cfg["catalog"]["name_prefix"] = "NUDEEP"
     (work / "my_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -156,3 +156,24 @@ def test_psf_weights_must_sum_to_one(tmp_path):
     p.write_text(yaml.safe_dump(cfg))
     with pytest.raises(InstrumentError, match="weights must sum to 1"):
         load_instrument(p)
+
+
+def test_energy_resolution_is_read_and_checked(nustar, tmp_path):
+    """NuSTAR: FWHM 0.4 keV at 6 keV, 0.9 keV at 60 keV (Harrison et al. 2013), linear in
+    between, constant outside; a malformed table is named with its file."""
+    assert nustar.resolution.fwhm([3.0, 6.0, 33.0, 60.0, 79.0]) == pytest.approx(
+        [0.4, 0.4, 0.65, 0.9, 0.9])
+    for bad in ({"energy_kev": [6.0, 60.0], "fwhm_kev": [0.4]},
+                {"energy_kev": [60.0, 6.0], "fwhm_kev": [0.9, 0.4]},
+                {"fwhm_kev": [0.4]}):
+        cfg = yaml.safe_load(NUSTAR.read_text())
+        cfg["energy_resolution"] = bad
+        p = tmp_path / "res.yaml"
+        p.write_text(yaml.safe_dump(cfg))
+        with pytest.raises(InstrumentError, match=r"res\.yaml: energy_resolution"):
+            load_instrument(p)
+    cfg = yaml.safe_load(NUSTAR.read_text())
+    del cfg["energy_resolution"]
+    p = tmp_path / "none.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    assert load_instrument(p).resolution is None

@@ -22,8 +22,12 @@ DETECTION_AND_AFTER = {
     "simulate": 2, "calibrate": 1, "calibrate_figures": 1, "catalog": 1, "catalog_figures": 1,
     "catalog_regions": 1, "truth_check": 1, "epoch_catalog": 1, "lognlogs": 1,
     "lognlogs_replicas": 1, "counterparts": 1, "counterparts_figures": 1,
-    "variability_null": 2, "variability": 1, "variability_figures": 1, "hardness": 1, "all": 1,
+    "variability_null": 2, "variability": 1, "variability_figures": 1, "hardness": 1,
+    "spectra_extract": 1, "spectra_fit": 1, "all": 1,
 }
+#: what a change of the counterparts re-runs: the spectral fits take their redshifts
+COUNTERPARTS_AND_AFTER = {"counterparts": 1, "counterparts_figures": 1, "hardness": 1,
+                          "spectra_fit": 1, "all": 1}
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +58,7 @@ def test_nothing_to_do_after_a_finished_run(finished_run):
 @pytest.mark.parametrize(("section", "change", "expected"), [
     ("detection", {"figure_bands": ["8-24", "3-8"]}, {"detection_figure": 1, "all": 1}),
     ("detection", {"min_separation_arcsec": 25.0}, DETECTION_AND_AFTER),
-    ("counterparts", {"max_p_chance": 0.04},
-     {"counterparts": 1, "counterparts_figures": 1, "hardness": 1, "all": 1}),
+    ("counterparts", {"max_p_chance": 0.04}, COUNTERPARTS_AND_AFTER),
     ("variability", {"n_light_curves": 4}, {"variability_figures": 1, "all": 1}),
 ], ids=["figure-key", "detection-key", "counterparts-key", "light-curve-figure-key"])
 def test_a_config_key_re_runs_exactly_the_rules_that_read_it(finished_run, section, change,
@@ -71,8 +74,7 @@ def test_a_config_key_re_runs_exactly_the_rules_that_read_it(finished_run, secti
 
 
 @pytest.mark.parametrize(("module", "expected"), [
-    ("counterparts/likelihood_ratio.py",
-     {"counterparts": 1, "counterparts_figures": 1, "hardness": 1, "all": 1}),
+    ("counterparts/likelihood_ratio.py", COUNTERPARTS_AND_AFTER),
     ("counterparts/figures.py", {"counterparts_figures": 1, "all": 1}),
     ("detect/figures.py", {"detection_figure": 1, "all": 1}),
     ("calibrate/figures.py", {"calibrate_figures": 1, "all": 1}),

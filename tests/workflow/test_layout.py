@@ -138,7 +138,8 @@ def test_the_repository_documents_itself():
 
 #: Rules whose cost grows with the survey: they write Snakemake benchmark files, from which
 #: a cluster run is sized (docs/usage.md, "Sizing a cluster run").
-HEAVY_RULES = {"detect", "simulate", "calibrate", "counterparts", "variability_null"}
+HEAVY_RULES = {"detect", "simulate", "calibrate", "counterparts", "variability_null",
+               "spectra_fit"}
 
 
 def test_every_rule_has_cluster_resources_and_heavy_rules_benchmarks(rules):

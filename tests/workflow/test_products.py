@@ -8,12 +8,13 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from astropy.io import fits
 from astropy.table import Table
 from regions import Regions
 
-from xsurvey import __version__
+from xsurvey import __version__, spectra
 from xsurvey.provenance import code_digest
 
 from ..workflow_utils import REPO, make_workdir, run_snakemake, tiny_config, tiny_observations
@@ -92,3 +93,32 @@ def test_a_rule_imports_xsurvey_from_its_own_workflow(tmp_path):
     log = (work / "logs" / "instrument" / "bands.log").read_text()
     used = Path(re.search(r"xsurvey \S+ from (\S+)", log)[1])
     assert used == (work / "workflow" / "xsurvey").resolve() != REPO / "workflow" / "xsurvey"
+
+
+def test_spectra_of_the_catalogue_sources(tiny_run):
+    """One OGIP spectrum (source, background, ARF; one RMF) per source of the 95%
+    catalogue: the events in the aperture are the mosaic's aperture counts, the files open
+    with astropy, belong together, and every source with enough counts is fitted."""
+    res = tiny_run / "results" / "spectra" / "all"
+    cat = Table.read(tiny_run / "results" / "catalog" / "all" / "catalog_95.fits")
+    extraction = pd.read_csv(res / "extraction.csv")
+    assert extraction["id"].tolist() == [int(i) for i in cat["id"]]
+    ratio = extraction["counts"] / extraction["counts_catalog"]
+    assert abs(ratio.median() - 1.0) < 0.05 and ratio.between(0.8, 1.25).all()
+    rmf = spectra.read_rmf(res / "files" / "response.rmf")
+    for row in extraction.itertuples():
+        pha = spectra.read_pha(res / "files" / f"{row.file}.pha")
+        assert pha.counts.sum() == row.counts
+        header = fits.getheader(res / "files" / f"{row.file}.pha", "SPECTRUM")
+        assert header["HDUCLASS"] == "OGIP" and header["TELESCOP"] == "NuSTAR"
+        arf = spectra.read_arf(res / "files" / pha.ancrfile)
+        spectra.check_response(pha, arf, rmf)
+        bkg = spectra.read_pha(res / "files" / pha.backfile)
+        # the background scaled to the aperture is the maps' aperture background
+        assert bkg.counts.sum() / bkg.backscal == pytest.approx(row.bkg_aperture, rel=1e-5)
+    fitted = pd.read_csv(res / "fits.csv")
+    assert fitted["id"].tolist() == extraction["id"].tolist()
+    enough = extraction["net_counts"] >= 10
+    assert (fitted["stage"] != "not_fitted").tolist() == enough.tolist()
+    ok = fitted[fitted["stage"] != "not_fitted"]
+    assert ((ok["log_nh_lo"] <= ok["log_nh"]) & (ok["log_nh"] <= ok["log_nh_hi"])).all()

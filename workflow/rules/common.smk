@@ -221,6 +221,15 @@ def stack_epochs(wildcards):
     return STACKS[wildcards.stack]
 
 
+def stack_events(wildcards):
+    """The event files of a stack's observations, named ``events/<obs_id>_<module>``."""
+    rows = OBS[OBS.epoch.isin(STACKS[wildcards.stack])]
+    return {
+        input_key("events", f"{row.obs_id}_{row.module}"): str(row.events)
+        for row in rows.itertuples()
+    }
+
+
 def code(script):
     """Digest of a rule's script and of the package files it runs (a ``params`` value), so
     that editing that code re-runs the rule and what depends on it (xsurvey.provenance).

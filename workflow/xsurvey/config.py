@@ -305,7 +305,8 @@ def check_ancillary_catalogs(specs) -> None:
 
 def check_band_keys(cfg: dict, bands) -> None:
     """Bands named in stage settings must be among the processed ``bands``."""
-    keys = [("counterparts", "hard_band"), ("spectral", "soft_band"), ("spectral", "hard_band")]
+    keys = [("counterparts", "hard_band"), ("spectral", "soft_band"), ("spectral", "hard_band"),
+            ("spectra", "band")]
     for section, key in keys:
         value = cfg.get(section, {}).get(key)
         if value is not None and value not in bands:

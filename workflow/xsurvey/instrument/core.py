@@ -99,6 +99,19 @@ class EffectiveArea:
         return cls(0.5 * (np.asarray(lo) + np.asarray(hi)), np.asarray(area, dtype=float))
 
 
+@dataclass(frozen=True)
+class EnergyResolution:
+    """Energy resolution: FWHM (keV) against energy (keV), linear interpolation, held
+    constant beyond the tabulated energies."""
+
+    energy_kev: tuple
+    fwhm_kev: tuple
+
+    def fwhm(self, energy_kev):
+        """FWHM (keV) at ``energy_kev``."""
+        return np.interp(energy_kev, self.energy_kev, self.fwhm_kev)
+
+
 @dataclass
 class Instrument:
     """Instrument model; see the module docstring and ``nustar.yaml``."""
@@ -122,6 +135,7 @@ class Instrument:
     cf_override: dict = field(default_factory=dict)
     absorber: str = "transmitted"
     checks: dict = field(default_factory=lambda: dict(DEFAULT_CHECKS))
+    resolution: EnergyResolution | None = None
 
     def band(self, name: str) -> Band:
         """Return the :class:`Band` called ``name``; unknown names raise clearly."""
@@ -277,8 +291,25 @@ INSTRUMENT_KEYS = frozenset({
     "name", "modules", "pixel_arcsec", "field_of_view_arcmin", "energy_from_pi",
     "aperture_radius_arcsec", "deblend_radius_arcsec", "match_radius_arcsec", "psf",
     "effective_area", "spectrum", "reference_band", "bands", "background", "cf_override",
-    "checks",
+    "checks", "energy_resolution",
 })
+
+
+def _resolution_from_config(cfg, path) -> EnergyResolution | None:
+    """The ``energy_resolution`` of an instrument file (None when it has none)."""
+    if cfg is None:
+        return None
+    try:
+        energy = np.asarray(cfg["energy_kev"], dtype=float)
+        fwhm = np.asarray(cfg["fwhm_kev"], dtype=float)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InstrumentError(f"{path}: energy_resolution needs lists energy_kev and fwhm_kev "
+                              f"(keV): {exc}") from None
+    if not (energy.ndim == 1 and energy.shape == fwhm.shape and energy.size >= 1
+            and np.all(np.diff(energy) > 0) and np.all(fwhm > 0)):
+        raise InstrumentError(f"{path}: energy_resolution: energy_kev must increase and match "
+                              f"fwhm_kev (> 0) in length")
+    return EnergyResolution(tuple(energy.tolist()), tuple(fwhm.tolist()))
 
 
 def _checks_from_config(cfg, path) -> dict:
@@ -394,6 +425,7 @@ def load_instrument(path) -> Instrument:
         cf_override=dict(cfg.get("cf_override") or {}),
         absorber=str(spec.get("absorber", "transmitted")),
         checks=_checks_from_config(cfg.get("checks"), path),
+        resolution=_resolution_from_config(cfg.get("energy_resolution"), path),
     )
     if inst.absorber not in spectral.ABSORBERS:
         raise InstrumentError(f"{path}: spectrum.absorber is {inst.absorber!r}; expected one "

@@ -1,0 +1,207 @@
+"""Spectra (xsurvey.spectra): C- and W-statistics against analytic answers, the response
+against the instrument's resolution, OGIP files, extraction geometry, and the recovery of
+known spectral parameters by the fits."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from scipy.optimize import minimize_scalar
+
+from xsurvey import spectra
+
+TELESCOPE, INSTRUMENT = "NuSTAR", "FPMA+FPMB"
+
+
+@pytest.fixture(scope="module")
+def grid(nustar):
+    return spectra.channel_grid(nustar, 3.0, 24.0)
+
+
+@pytest.fixture(scope="module")
+def rmf(nustar, grid):
+    lo, hi = spectra.model_energies(nustar, grid)
+    return lo, hi, spectra.gaussian_rmf(lo, hi, grid, nustar.resolution.fwhm)
+
+
+# --------------------------------------------------------------------------- statistics
+def test_cstat_minimum_of_a_constant_model_is_the_analytic_one():
+    """A constant model fitted to counts n: best value mean(n), C_min = 2 sum n ln(n/mean)."""
+    counts = np.random.default_rng(3).poisson(7.0, 200)
+    fitter = spectra.SpectralFit(lambda log_norm: np.full(counts.size, 10.0 ** log_norm),
+                                 counts, bounds={"log_norm": (-3.0, 3.0)})
+    fit = fitter.fit({"log_norm": 0.0}, ("log_norm",))
+    mean = counts.mean()
+    nz = counts > 0
+    assert 10.0 ** fit.values["log_norm"] == pytest.approx(mean, rel=1e-9)
+    assert fit.statistic == pytest.approx(2.0 * np.sum(counts[nz] * np.log(counts[nz] / mean)),
+                                          rel=1e-9)
+    assert spectra.cstat(counts, counts) == 0.0
+
+
+def test_the_profiled_background_maximises_the_likelihood():
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        s, b, m, alpha = rng.poisson(5), rng.poisson(20), rng.uniform(0.1, 8), rng.uniform(0.05, 2)
+        best = spectra.profile_background(s, b, m, alpha)
+
+        def neg_log_l(x, s=s, b=b, m=m, alpha=alpha):
+            return -(s * np.log(m + x) - (m + x) + b * np.log(x / alpha) - x / alpha)
+
+        numeric = minimize_scalar(neg_log_l, bounds=(1e-9, 100), method="bounded",
+                                  options={"xatol": 1e-10}).x
+        assert best == pytest.approx(numeric, rel=1e-5, abs=1e-7)
+
+
+def test_wstat_is_zero_for_a_perfect_model_and_the_cstat_with_a_known_background():
+    """With the model equal to the net counts and no background the W-statistic is 0; with a
+    huge, exactly known background exposure (alpha -> 0) it is the C-statistic of the model
+    plus the known background."""
+    s = np.array([3.0, 10.0, 0.0, 7.0])
+    assert spectra.wstat(s, np.zeros(4), s, 1.0) == pytest.approx(0.0, abs=1e-12)
+    bkg_rate, alpha = np.array([1.0, 2.0, 0.5, 3.0]), 1e-6
+    model = np.array([2.5, 7.0, 0.2, 4.0])
+    w = spectra.wstat(s, bkg_rate / alpha, model, alpha)
+    assert w == pytest.approx(spectra.cstat(s, model + bkg_rate), rel=1e-4)
+
+
+# --------------------------------------------------------------------------- response
+def test_the_rmf_has_the_instruments_resolution(nustar, grid, rmf):
+    lo, hi, matrix = rmf
+    for energy, fwhm in ((6.0, 0.4), (20.0, nustar.resolution.fwhm(20.0))):
+        row = matrix[np.searchsorted(hi, energy)]
+        mid = 0.5 * (grid.e_min + grid.e_max)
+        mean = np.sum(row * mid) / row.sum()
+        sigma = np.sqrt(np.sum(row * (mid - mean) ** 2) / row.sum())
+        # channel width 0.04 keV adds 0.04^2/12 to the variance
+        assert np.sqrt(sigma**2 - 0.04**2 / 12) * spectra.response.FWHM_PER_SIGMA == \
+            pytest.approx(fwhm, rel=0.02)
+        assert row.sum() == pytest.approx(1.0, abs=1e-6)
+    assert lo[0] < grid.e_min[0] and hi[-1] > grid.e_max[-1]
+
+
+def test_the_arf_follows_the_band_exposures(nustar):
+    lo = np.array([4.0, 10.0, 20.0])
+    arf = spectra.source_arf(nustar, lo, lo + 0.04, 0.32,
+                             {"3-8": 1e5, "8-16": 8e4, "16-24": 5e4}, 1e5)
+    area = nustar.effective_area(lo + 0.02) * 0.32
+    assert np.allclose(arf / area, [1.0, 0.8, 0.5])
+    with pytest.raises(ValueError, match="exposure"):
+        spectra.source_arf(nustar, lo, lo + 0.04, 0.32, {"3-8": 1e5}, 0.0)
+
+
+def test_elementary_bands_tile_the_range(nustar):
+    bands = ["3-24", "3-8", "8-24", "8-16", "16-24"]
+    assert spectra.elementary_bands(nustar, bands, 3.0, 24.0) == ["3-8", "8-16", "16-24"]
+    assert spectra.elementary_bands(nustar, ["3-24"], 3.0, 24.0) == ["3-24"]
+
+
+# --------------------------------------------------------------------------- OGIP files
+def test_ogip_files_round_trip_with_the_required_keywords(tmp_path, grid, rmf):
+    lo, hi, matrix = rmf
+    counts = np.arange(grid.size) % 4
+    spec = spectra.Spectrum(grid.channels, counts, 1.5e5, backfile="b.pha",
+                            respfile="r.rmf", ancrfile="a.arf")
+    spectra.write_pha(tmp_path / "s.pha", spec, TELESCOPE, INSTRUMENT)
+    spectra.write_pha(tmp_path / "b.pha", spectra.Spectrum(grid.channels, counts, 1.5e5,
+                                                           backscal=12.5),
+                      TELESCOPE, INSTRUMENT, background=True)
+    area = np.linspace(100.0, 10.0, lo.size)
+    spectra.write_arf(tmp_path / "a.arf", lo, hi, area, TELESCOPE, INSTRUMENT)
+    spectra.write_rmf(tmp_path / "r.rmf", lo, hi, matrix, grid, TELESCOPE, INSTRUMENT)
+    required = {"SPECTRUM": ["HDUCLASS", "HDUCLAS1", "HDUVERS", "TELESCOP", "INSTRUME",
+                             "FILTER", "EXPOSURE", "AREASCAL", "BACKSCAL", "CORRSCAL",
+                             "BACKFILE", "CORRFILE", "RESPFILE", "ANCRFILE", "DETCHANS",
+                             "CHANTYPE", "POISSERR"],
+                "SPECRESP": ["HDUCLASS", "HDUCLAS1", "HDUCLAS2", "HDUVERS", "TELESCOP",
+                             "INSTRUME"],
+                "MATRIX": ["HDUCLASS", "HDUCLAS1", "HDUCLAS2", "HDUVERS", "DETCHANS",
+                           "CHANTYPE", "TLMIN4", "TELESCOP", "INSTRUME"],
+                "EBOUNDS": ["HDUCLASS", "HDUCLAS1", "HDUCLAS2", "DETCHANS", "CHANTYPE"]}
+    for name, ext in (("s.pha", "SPECTRUM"), ("a.arf", "SPECRESP"), ("r.rmf", "MATRIX"),
+                      ("r.rmf", "EBOUNDS")):
+        header = fits.getheader(tmp_path / name, ext)
+        missing = [k for k in required[ext] if k not in header]
+        assert not missing, (name, ext, missing)
+        assert header["HDUCLASS"] == "OGIP"
+    assert fits.getheader(tmp_path / "b.pha", "SPECTRUM")["HDUCLAS2"] == "BKG"
+    back = spectra.read_pha(tmp_path / "s.pha")
+    assert np.array_equal(back.counts, counts) and back.exposure_s == 1.5e5
+    assert (back.backfile, back.respfile, back.ancrfile) == ("b.pha", "r.rmf", "a.arf")
+    assert spectra.read_pha(tmp_path / "b.pha").backscal == 12.5
+    arf = spectra.read_arf(tmp_path / "a.arf")
+    assert np.allclose(arf[2], area, rtol=1e-6)
+    rlo, rhi, rmatrix, channel = spectra.read_rmf(tmp_path / "r.rmf")
+    assert np.allclose(rmatrix, matrix, atol=1e-7) and np.array_equal(channel, grid.channels)
+    spectra.check_response(back, arf, (rlo, rhi, rmatrix, channel))
+
+
+def test_bad_spectral_files_name_the_file(tmp_path, grid, rmf):
+    lo, hi, matrix = rmf
+    with pytest.raises(spectra.SpectrumError, match="missing.rmf: file not found"):
+        spectra.read_rmf(tmp_path / "missing.rmf")
+    spectra.write_pha(tmp_path / "z.pha", spectra.Spectrum(grid.channels, np.zeros(grid.size),
+                                                           0.0), TELESCOPE, INSTRUMENT)
+    with pytest.raises(spectra.SpectrumError, match=r"z\.pha: EXPOSURE is 0.0 s"):
+        spectra.read_pha(tmp_path / "z.pha")
+    spectra.write_arf(tmp_path / "a.arf", lo[:-5], hi[:-5], np.ones(lo.size - 5), TELESCOPE,
+                      INSTRUMENT)
+    spectra.write_rmf(tmp_path / "r.rmf", lo, hi, matrix, grid, TELESCOPE, INSTRUMENT)
+    good = spectra.Spectrum(grid.channels, np.ones(grid.size), 1e4, path="s.pha")
+    with pytest.raises(spectra.SpectrumError, match=r"ARF a\.arf and RMF r\.rmf: energy grids"):
+        spectra.check_response(good, spectra.read_arf(tmp_path / "a.arf"),
+                               spectra.read_rmf(tmp_path / "r.rmf"), "a.arf", "r.rmf")
+    (tmp_path / "junk.pha").write_text("not fits")
+    with pytest.raises(spectra.SpectrumError, match="junk.pha"):
+        spectra.read_pha(tmp_path / "junk.pha")
+
+
+# --------------------------------------------------------------------------- extraction
+def test_aperture_and_annulus_counts(grid):
+    """Events on rings around two sources: the aperture takes its ring, the annulus its
+    own ring minus what lies near the other source."""
+    rng = np.random.default_rng(2)
+    n = 4000
+    theta = rng.uniform(0, 2 * np.pi, n)
+    radius = np.repeat([3.0, 15.0, 30.0], [1000, 1500, 1500])
+    x = np.r_[100 + radius * np.cos(theta), 200.0]
+    y = np.r_[100 + radius * np.sin(theta), 200.0]
+    pi = np.r_[rng.integers(grid.first, grid.first + grid.size, n), grid.first]
+    src, bkg = spectra.aperture_spectra(x, y, pi, [100.0, 112.0], [100.0, 100.0], grid,
+                                        radius_pix=5.0, annulus_pix=(10.0, 20.0),
+                                        mask_pix=8.0)
+    assert src[0].sum() == 1000
+    ring = (radius == 15.0)
+    near_other = np.hypot(x[:n] - 112.0, y[:n] - 100.0) < 8.0
+    assert bkg[0].sum() == int(np.sum(ring & ~near_other))
+    assert np.array_equal(np.bincount(pi[:n][radius == 3.0] - grid.first,
+                                      minlength=grid.size), src[0])
+
+
+# --------------------------------------------------------------------------- fits
+@pytest.fixture(scope="module")
+def model(nustar, grid, rmf):
+    lo, hi, matrix = rmf
+    area = nustar.effective_area(0.5 * (lo + hi)) * nustar.eef_aperture
+    response = spectra.Response(lo, hi, area, matrix, 2.0e5).grouped(10)
+    return spectra.AbsorbedPowerLaw(response, 0.0, nustar.nh_galactic_cm2, nustar.absorber)
+
+
+def test_fits_recover_known_parameters_within_their_90_percent_intervals(model):
+    """1000 simulated spectra of ~2000 counts (C-statistic): the 90% profile-likelihood
+    intervals of the photon index and of N_H hold the truth 90% of the time (binomial
+    tolerance: 3 sigma = 0.028)."""
+    rng = np.random.default_rng(20261205)
+    n_spectra = 1000
+    hits = {"gamma": 0, "log_nh": 0}
+    for _ in range(n_spectra):
+        truth = {"gamma": rng.uniform(1.5, 2.3), "log_nh": rng.uniform(22.0, 23.5)}
+        shape = model.counts(0.0, **truth)
+        truth["log_norm"] = np.log10(2000.0 / shape.sum())
+        counts = rng.poisson(model.counts(**truth))
+        fit = spectra.SpectralFit(model.counts, counts).fit(
+            {"log_norm": -3.0, "gamma": 1.9, "log_nh": 22.5}, ("log_norm", "gamma", "log_nh"),
+            intervals=("gamma", "log_nh"))
+        for k in hits:
+            hits[k] += fit.lower[k] <= truth[k] <= fit.upper[k]
+    for k, h in hits.items():
+        assert abs(h / n_spectra - 0.90) < 0.028, (k, h)

@@ -1,0 +1,63 @@
+"""Rule spectra_fit: staged W-statistic fits of the extracted spectra of a stack."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from astropy.table import Table
+
+from xsurvey import spectra
+from xsurvey.instrument import band_suffix, load_instrument
+from xsurvey.provenance import start_job
+from xsurvey.tables import write_csv
+
+log = start_job(snakemake)
+inst = load_instrument(snakemake.input.instrument)
+cfg = snakemake.params.spectra
+files = Path(snakemake.input.files)
+extraction = pd.read_csv(snakemake.input.table)
+cat = Table.read(snakemake.input.catalog)
+redshift = dict(zip(np.asarray(cat["id"]).tolist(),
+                    np.asarray(cat["redshift"], float) if "redshift" in cat.colnames
+                    else np.full(len(cat), np.nan), strict=True))
+band = inst.band(cfg["band"])
+rmf = spectra.read_rmf(files / "response.rmf")
+rows = []
+for src in extraction.itertuples():
+    z = redshift.get(src.id, np.nan)
+    row = {"id": src.id, "name": src.name, "redshift": z, "net_counts": src.net_counts}
+    if not src.net_counts >= cfg["min_net_counts"] or not src.exposure_s > 0:
+        rows.append({**row, "stage": "not_fitted"})
+        continue
+    pha = spectra.read_pha(files / f"{src.file}.pha")
+    bkg = spectra.read_pha(files / pha.backfile)
+    arf = spectra.read_arf(files / pha.ancrfile)
+    spectra.check_response(pha, arf, rmf, files / pha.ancrfile, files / "response.rmf")
+    columns = np.searchsorted(rmf[3], pha.channel)
+    response = spectra.Response(arf[0], arf[1], arf[2], rmf[2][:, columns],
+                                pha.exposure_s).grouped(cfg["group_channels"])
+    model = spectra.AbsorbedPowerLaw(response, z if np.isfinite(z) else 0.0,
+                                     inst.nh_galactic_cm2, inst.absorber,
+                                     cfg["scattered_fraction"])
+    alpha = (pha.exposure_s * pha.backscal) / (bkg.exposure_s * bkg.backscal)
+    fitter = spectra.SpectralFit(model.counts, spectra.group(pha.counts, cfg["group_channels"]),
+                                 spectra.group(bkg.counts, cfg["group_channels"]), alpha)
+    stage, fit = spectra.staged_fit(fitter, src.net_counts, cfg["gamma_fixed"],
+                                    cfg["free_gamma_counts"])
+    v = fit.values
+    flux, _ = inst.fold([(band.e_lo_kev, band.e_hi_kev)], v["gamma"], 10.0 ** v["log_nh"],
+                        model.redshift)
+    row.update(stage=stage, statistic=fit.statistic, n_channels=len(fitter.counts),
+               log_norm=v["log_norm"], gamma=v["gamma"],
+               gamma_lo=fit.lower.get("gamma", np.nan), gamma_hi=fit.upper.get("gamma", np.nan),
+               log_nh=v["log_nh"], log_nh_lo=fit.lower["log_nh"], log_nh_hi=fit.upper["log_nh"],
+               **{f"flux_{band_suffix(cfg['band'])}": 10.0 ** v["log_norm"] * float(flux[0])},
+               **{f"log_lum_{name}": np.log10(spectra.intrinsic_luminosity(
+                   v["log_norm"], v["gamma"], z, edges))
+                  for name, edges in spectra.LUMINOSITY_BANDS.items()})
+    rows.append(row)
+    log.info("%s (%.0f net counts, z=%.3g): %s, Gamma %.2f [%.2f, %.2f], log N_H %.2f "
+             "[%.2f, %.2f]", src.name, src.net_counts, z, stage, v["gamma"],
+             row["gamma_lo"], row["gamma_hi"], v["log_nh"], row["log_nh_lo"],
+             row["log_nh_hi"])
+write_csv(pd.DataFrame(rows), snakemake.output[0])
