@@ -101,6 +101,7 @@ rule all:
         expand("results/variability/{stack}/variability.csv", stack=STACKS),
         expand("results/spectral/{stack}/hardness.csv", stack=STACKS),
         expand("results/spectra/{stack}/fits.csv", stack=STACKS),
+        expand("results/figures/{stack}/spectra.png", stack=STACKS),
         (
             expand(
                 "results/figures/{stack}/{name}.png",

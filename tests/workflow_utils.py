@@ -39,7 +39,7 @@ def tiny_config(epochs=("e1", "e2"), bands=("3-8", "8-24")) -> dict:
     cfg["detection"]["figure_bands"] = ["8-24"]
     cfg["simulations"].update(replicas=20, chunk_size=10)
     cfg["counterparts"]["hard_band"] = "3-8"
-    cfg["spectra"]["band"] = "3-8"
+    cfg["spectra"].update(band="3-8", fit_jobs=2)
     return cfg
 
 

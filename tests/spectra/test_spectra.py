@@ -8,6 +8,7 @@ from astropy.io import fits
 from scipy.optimize import minimize_scalar
 
 from xsurvey import spectra
+from xsurvey.spectra import figures
 
 TELESCOPE, INSTRUMENT = "NuSTAR", "FPMA+FPMB"
 
@@ -205,3 +206,21 @@ def test_fits_recover_known_parameters_within_their_90_percent_intervals(model):
             hits[k] += fit.lower[k] <= truth[k] <= fit.upper[k]
     for k, h in hits.items():
         assert abs(h / n_spectra - 0.90) < 0.028, (k, h)
+
+
+def test_the_spectra_figure_draws_data_model_and_residuals(model, tmp_path):
+    """Three sources on a 2 x 2 grid: three spectrum panels with their residuals, the fourth
+    cell hidden; the drawn model is the source model plus the profiled background."""
+    rng = np.random.default_rng(4)
+    values = {"log_norm": -3.2, "gamma": 1.8, "log_nh": 22.5}
+    mu = model.counts(**values)
+    n = mu.size
+    e_min = 3.0 + 0.4 * np.arange(n)
+    panels = [{"spectrum": spectra.SourceSpectrum(rng.poisson(mu + 2.0), rng.poisson(20.0, n),
+                                                  0.1, e_min, e_min + 0.4, 2.0e5, model),
+               "values": values, "label": f"source {k}"} for k in range(3)]
+    fig = figures.spectra_with_fits(panels, title="test")
+    visible = [ax for ax in fig.get_axes() if ax.get_visible()]
+    assert len(visible) == 6
+    assert [ax.get_title() for ax in visible[::2]] == ["source 0", "source 1", "source 2"]
+    fig.savefig(tmp_path / "spectra.png")

@@ -27,7 +27,8 @@ rule spectra_extract:
 
 
 rule spectra_fit:
-    """Staged W-statistic fits: photon index, column density, flux and luminosities."""
+    """Staged W-statistic fits of one chunk of the sources: photon index, column density,
+    flux and luminosities."""
     input:
         instrument=INSTRUMENT_FILE,
         files="results/spectra/{stack}/files",
@@ -38,15 +39,69 @@ rule spectra_fit:
             else f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits"
         ),
     output:
-        "results/spectra/{stack}/fits.csv",
+        "results/spectra/{stack}/fits/{chunk}.csv",
     log:
-        "logs/spectra/fit_{stack}.log",
+        "logs/spectra/fit_{stack}_{chunk}.log",
     benchmark:
-        "results/benchmarks/spectra_fit/{stack}.tsv"
+        "results/benchmarks/spectra_fit/{stack}_{chunk}.tsv"
+    wildcard_constraints:
+        chunk=r"\d+",
     conda:
         "../../envs/detect.yaml"
     params:
         code=code("spectra/spectra_fit.py"),
-        spectra=SPECTRA,
+        spectra={k: v for k, v in SPECTRA.items() if k != "fit_jobs"},
+        n_chunks=SPECTRA["fit_jobs"],
     script:
         "../scripts/spectra/spectra_fit.py"
+
+
+rule spectra_table:
+    """The fits of all chunks of a stack in one table, in catalogue order."""
+    input:
+        unpack(
+            named_inputs(
+                "chunks",
+                "results/spectra/{stack}/fits/{chunk}.csv",
+                chunk=list(range(SPECTRA["fit_jobs"])),
+            )
+        ),
+        table="results/spectra/{stack}/extraction.csv",
+    output:
+        "results/spectra/{stack}/fits.csv",
+    log:
+        "logs/spectra/table_{stack}.log",
+    conda:
+        "../../envs/detect.yaml"
+    params:
+        code=code("spectra/spectra_table.py"),
+        band=SPECTRA["band"],
+    script:
+        "../scripts/spectra/spectra_table.py"
+
+
+rule spectra_figures:
+    """The spectra of the brightest fitted sources with their best fits and residuals."""
+    input:
+        instrument=INSTRUMENT_FILE,
+        files="results/spectra/{stack}/files",
+        table="results/spectra/{stack}/extraction.csv",
+        fits="results/spectra/{stack}/fits.csv",
+    output:
+        report_item(
+            "results/figures/{stack}/spectra.png",
+            REPORT_CHARACTERISE,
+            "Spectra",
+            "spectra",
+            "spectra of the brightest sources with their fits",
+        ),
+    log:
+        "logs/spectra/figures_{stack}.log",
+    conda:
+        "../../envs/plotting.yaml"
+    params:
+        code=code("spectra/spectra_figures.py"),
+        spectra={k: SPECTRA[k] for k in ("group_channels", "scattered_fraction")},
+        n_sources=4,
+    script:
+        "../scripts/spectra/spectra_figures.py"

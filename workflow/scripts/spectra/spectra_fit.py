@@ -1,4 +1,5 @@
-"""Rule spectra_fit: staged W-statistic fits of the extracted spectra of a stack."""
+"""Rule spectra_fit: staged W-statistic fits of one chunk of the extracted spectra of a stack
+(the sources ``chunk``, ``chunk + n_chunks``, ... of the extraction table)."""
 
 from pathlib import Path
 
@@ -15,7 +16,8 @@ log = start_job(snakemake)
 inst = load_instrument(snakemake.input.instrument)
 cfg = snakemake.params.spectra
 files = Path(snakemake.input.files)
-extraction = pd.read_csv(snakemake.input.table)
+chunk, n_chunks = int(snakemake.wildcards.chunk), snakemake.params.n_chunks
+extraction = pd.read_csv(snakemake.input.table).iloc[chunk::n_chunks]
 cat = Table.read(snakemake.input.catalog)
 redshift = dict(zip(np.asarray(cat["id"]).tolist(),
                     np.asarray(cat["redshift"], float) if "redshift" in cat.colnames
@@ -29,24 +31,14 @@ for src in extraction.itertuples():
     if not src.net_counts >= cfg["min_net_counts"] or not src.exposure_s > 0:
         rows.append({**row, "stage": "not_fitted"})
         continue
-    pha = spectra.read_pha(files / f"{src.file}.pha")
-    bkg = spectra.read_pha(files / pha.backfile)
-    arf = spectra.read_arf(files / pha.ancrfile)
-    spectra.check_response(pha, arf, rmf, files / pha.ancrfile, files / "response.rmf")
-    columns = np.searchsorted(rmf[3], pha.channel)
-    response = spectra.Response(arf[0], arf[1], arf[2], rmf[2][:, columns],
-                                pha.exposure_s).grouped(cfg["group_channels"])
-    model = spectra.AbsorbedPowerLaw(response, z if np.isfinite(z) else 0.0,
-                                     inst.nh_galactic_cm2, inst.absorber,
-                                     cfg["scattered_fraction"])
-    alpha = (pha.exposure_s * pha.backscal) / (bkg.exposure_s * bkg.backscal)
-    fitter = spectra.SpectralFit(model.counts, spectra.group(pha.counts, cfg["group_channels"]),
-                                 spectra.group(bkg.counts, cfg["group_channels"]), alpha)
+    spectrum = spectra.load_source_spectrum(files, src.file, rmf, inst, z,
+                                            cfg["group_channels"], cfg["scattered_fraction"])
+    fitter = spectrum.fitter()
     stage, fit = spectra.staged_fit(fitter, src.net_counts, cfg["gamma_fixed"],
                                     cfg["free_gamma_counts"])
     v = fit.values
     flux, _ = inst.fold([(band.e_lo_kev, band.e_hi_kev)], v["gamma"], 10.0 ** v["log_nh"],
-                        model.redshift)
+                        spectrum.model.redshift)
     row.update(stage=stage, statistic=fit.statistic, n_channels=len(fitter.counts),
                log_norm=v["log_norm"], gamma=v["gamma"],
                gamma_lo=fit.lower.get("gamma", np.nan), gamma_hi=fit.upper.get("gamma", np.nan),
@@ -60,4 +52,5 @@ for src in extraction.itertuples():
              "[%.2f, %.2f]", src.name, src.net_counts, z, stage, v["gamma"],
              row["gamma_lo"], row["gamma_hi"], v["log_nh"], row["log_nh_lo"],
              row["log_nh_hi"])
-write_csv(pd.DataFrame(rows), snakemake.output[0])
+columns = spectra.fit_columns(band_suffix(cfg["band"]))
+write_csv(pd.DataFrame(rows, columns=columns), snakemake.output[0])

@@ -12,6 +12,7 @@ from .fit import (
     Response,
     SpectralFit,
     cstat,
+    fit_columns,
     group,
     intrinsic_luminosity,
     profile_background,
@@ -30,6 +31,7 @@ from .ogip import (
     write_rmf,
 )
 from .response import ChannelGrid, channel_grid, gaussian_rmf, model_energies, source_arf
+from .source import SourceSpectrum, load_source_spectrum
 
 __all__ = [
     "BOUNDS",
@@ -39,6 +41,7 @@ __all__ = [
     "ChannelGrid",
     "FitResult",
     "Response",
+    "SourceSpectrum",
     "SpectralFit",
     "Spectrum",
     "SpectrumError",
@@ -47,9 +50,11 @@ __all__ = [
     "check_response",
     "cstat",
     "elementary_bands",
+    "fit_columns",
     "gaussian_rmf",
     "group",
     "intrinsic_luminosity",
+    "load_source_spectrum",
     "model_energies",
     "profile_background",
     "read_arf",

@@ -254,6 +254,14 @@ class SpectralFit:
 LUMINOSITY_BANDS = {"2_10": (2.0, 10.0), "10_40": (10.0, 40.0)}
 
 
+def fit_columns(band_suffix: str) -> list[str]:
+    """Columns of the table of spectral fits (``fits.csv``), in order; ``band_suffix`` names
+    the flux column (e.g. ``3_24``)."""
+    return ["id", "name", "redshift", "net_counts", "stage", "statistic", "n_channels",
+            "log_norm", "gamma", "gamma_lo", "gamma_hi", "log_nh", "log_nh_lo", "log_nh_hi",
+            f"flux_{band_suffix}", *(f"log_lum_{b}" for b in LUMINOSITY_BANDS)]
+
+
 def intrinsic_luminosity(log_norm: float, gamma: float, redshift: float,
                          band_kev: tuple) -> float:
     """Intrinsic (unabsorbed) rest-frame luminosity (erg s^-1) in ``band_kev`` of the power

@@ -1,0 +1,57 @@
+"""A catalogue source's extracted spectrum, read back from its OGIP files and made ready to
+fit or draw: grouped counts, background, alpha and the model folded through its response."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from xsurvey.spectra.fit import AbsorbedPowerLaw, Response, SpectralFit, group
+from xsurvey.spectra.ogip import check_response, read_arf, read_pha
+
+
+@dataclass
+class SourceSpectrum:
+    """Grouped source and background counts, their channels' energies and the model."""
+
+    counts: np.ndarray
+    background: np.ndarray
+    alpha: float
+    e_min: np.ndarray
+    e_max: np.ndarray
+    exposure_s: float
+    model: AbsorbedPowerLaw
+
+    def fitter(self) -> SpectralFit:
+        """The W-statistic fit of this spectrum."""
+        return SpectralFit(self.model.counts, self.counts, self.background, self.alpha)
+
+
+def load_source_spectrum(files, stem: str, rmf, instrument, redshift: float,
+                         group_channels: int, scattered_fraction: float = 0.0,
+                         rmf_path="response.rmf") -> SourceSpectrum:
+    """Read ``<stem>.pha`` and the background and ARF it names from ``files``, check them
+    against the RMF (:func:`xsurvey.spectra.read_rmf` output) and group every
+    ``group_channels`` channels.
+
+    ``redshift``: of the absorber (NaN or None: observed frame, z = 0).
+    """
+    files = Path(files)
+    pha = read_pha(files / f"{stem}.pha")
+    bkg = read_pha(files / pha.backfile)
+    arf = read_arf(files / pha.ancrfile)
+    check_response(pha, arf, rmf, files / pha.ancrfile, files / rmf_path)
+    columns = np.searchsorted(rmf[3], pha.channel)
+    response = Response(arf[0], arf[1], arf[2], rmf[2][:, columns],
+                        pha.exposure_s).grouped(group_channels)
+    z = float(redshift) if redshift is not None and np.isfinite(redshift) else 0.0
+    model = AbsorbedPowerLaw(response, z, instrument.nh_galactic_cm2, instrument.absorber,
+                             scattered_fraction)
+    e = instrument.pi_offset_kev + instrument.kev_per_pi * pha.channel
+    n = e.size // group_channels * group_channels
+    return SourceSpectrum(group(pha.counts, group_channels), group(bkg.counts, group_channels),
+                          (pha.exposure_s * pha.backscal) / (bkg.exposure_s * bkg.backscal),
+                          e[:n:group_channels], e[group_channels - 1:n:group_channels]
+                          + instrument.kev_per_pi, pha.exposure_s, model)
