@@ -50,7 +50,11 @@ rule spectra_fit:
         "../../envs/detect.yaml"
     params:
         code=code("spectra/spectra_fit.py"),
-        spectra={k: v for k, v in SPECTRA.items() if k != "fit_jobs"},
+        spectra={
+            k: v
+            for k, v in SPECTRA.items()
+            if k not in ("fit_jobs", "n_figure_sources")
+        },
         n_chunks=SPECTRA["fit_jobs"],
     script:
         "../scripts/spectra/spectra_fit.py"
@@ -102,6 +106,6 @@ rule spectra_figures:
     params:
         code=code("spectra/spectra_figures.py"),
         spectra={k: SPECTRA[k] for k in ("group_channels", "scattered_fraction")},
-        n_sources=4,
+        n_sources=SPECTRA["n_figure_sources"],
     script:
         "../scripts/spectra/spectra_figures.py"

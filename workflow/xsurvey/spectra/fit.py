@@ -250,6 +250,11 @@ class SpectralFit:
         return out[0], out[1]
 
 
+#: Starting log10 N_H (cm^-2) of the fixed-index fits: the statistic can have a minimum at
+#: low and one at high column density.
+NH_STARTS = (21.0, 22.5, 23.5, 24.2)
+
+
 #: Rest-frame bands (keV) of the intrinsic luminosities.
 LUMINOSITY_BANDS = {"2_10": (2.0, 10.0), "10_40": (10.0, 40.0)}
 
@@ -277,13 +282,16 @@ def intrinsic_luminosity(log_norm: float, gamma: float, redshift: float,
 
 def staged_fit(fitter: SpectralFit, net_counts: float, gamma_fixed: float,
                free_gamma_counts: float) -> tuple[str, FitResult]:
-    """The staged fit of method.md §15: the photon index fixed at ``gamma_fixed`` (N_H and
-    the normalisation free), then, from ``free_gamma_counts`` net counts, the index free
-    too (started from the fixed-index fit). Returns the stage used and its result, with 90%
-    intervals of N_H (and of the index when free)."""
+    """The staged fit of method.md §15.
+
+    The photon index fixed at ``gamma_fixed`` (N_H and the normalisation free, from each of
+    :data:`NH_STARTS`); from ``free_gamma_counts`` net counts the index free too, started
+    from the fixed-index fit. Returns the stage used and its result, with 90% intervals of
+    N_H (and of the index when free).
+    """
     start = {"log_norm": -4.0, "gamma": gamma_fixed, "log_nh": 22.0}
     best = None
-    for log_nh in (21.0, 22.5, 23.5, 24.2):  # N_H starts: the statistic can be bimodal
+    for log_nh in NH_STARTS:
         trial = fitter.fit({**start, "log_nh": log_nh}, ("log_norm", "log_nh"))
         if best is None or trial.statistic < best.statistic:
             best = trial
