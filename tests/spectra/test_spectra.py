@@ -131,9 +131,11 @@ def test_ogip_files_round_trip_with_the_required_keywords(tmp_path, grid, rmf):
     assert spectra.read_pha(tmp_path / "b.pha").backscal == 12.5
     arf = spectra.read_arf(tmp_path / "a.arf")
     assert np.allclose(arf[2], area, rtol=1e-6)
-    rlo, rhi, rmatrix, channel = spectra.read_rmf(tmp_path / "r.rmf")
+    back_rmf = spectra.read_rmf(tmp_path / "r.rmf")
+    rmatrix, channel = back_rmf.matrix, back_rmf.channel
     assert np.allclose(rmatrix, matrix, atol=1e-7) and np.array_equal(channel, grid.channels)
-    spectra.check_response(back, arf, (rlo, rhi, rmatrix, channel))
+    assert np.allclose(back_rmf.e_min, grid.e_min) and np.allclose(back_rmf.e_max, grid.e_max)
+    spectra.check_response(back, arf, back_rmf)
 
 
 def test_bad_spectral_files_name_the_file(tmp_path, grid, rmf):

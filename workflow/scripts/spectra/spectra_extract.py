@@ -7,6 +7,7 @@ import numpy as np
 from astropy.table import Table
 
 from xsurvey import spectra
+from xsurvey.detect import pixel_scale_arcsec
 from xsurvey.instrument import band_suffix, load_instrument
 from xsurvey.io import nested_inputs, read_events
 from xsurvey.provenance import start_job
@@ -32,7 +33,7 @@ source = np.zeros((len(cat), grid.size), np.int64)
 annulus = np.zeros_like(source)
 for name, path in nested_inputs(snakemake.input, "events").items():
     events, wcs, _ = read_events(path)
-    pix = abs(float(wcs.wcs.cdelt[0])) * 3600.0
+    pix = pixel_scale_arcsec(wcs)
     sx, sy = wcs.wcs_world2pix(np.asarray(cat["ra"], float), np.asarray(cat["dec"], float), 1)
     s, b = spectra.aperture_spectra(
         events["X"], events["Y"], events["PI"], sx, sy, grid,

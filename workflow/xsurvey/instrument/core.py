@@ -162,10 +162,14 @@ class Instrument:
 
     # --- energies -----------------------------------------------------------
     def pi_range(self, band: str) -> tuple[int, int]:
-        """PI channels ``[lo, hi)`` whose energy lies in ``[e_lo, e_hi)``."""
+        """PI channels ``[lo, hi)`` whose energy lies in the band's ``[e_lo, e_hi)``."""
         b = self.band(band)
-        lo = int(np.ceil((b.e_lo_kev - self.pi_offset_kev) / self.kev_per_pi - 1e-9))
-        hi = int(np.ceil((b.e_hi_kev - self.pi_offset_kev) / self.kev_per_pi - 1e-9))
+        return self.pi_bounds(b.e_lo_kev, b.e_hi_kev)
+
+    def pi_bounds(self, e_lo_kev: float, e_hi_kev: float) -> tuple[int, int]:
+        """PI channels ``[lo, hi)`` whose energy lies in ``[e_lo_kev, e_hi_kev)``."""
+        lo = int(np.ceil((e_lo_kev - self.pi_offset_kev) / self.kev_per_pi - 1e-9))
+        hi = int(np.ceil((e_hi_kev - self.pi_offset_kev) / self.kev_per_pi - 1e-9))
         return lo, hi
 
     def pi_from_energy(self, energy_kev):

@@ -21,6 +21,7 @@ from .fit import (
     wstat,
 )
 from .ogip import (
+    RMF,
     Spectrum,
     SpectrumError,
     check_response,
@@ -38,6 +39,7 @@ __all__ = [
     "BOUNDS",
     "DELTA_90",
     "LUMINOSITY_BANDS",
+    "RMF",
     "NH_STARTS",
     "AbsorbedPowerLaw",
     "ChannelGrid",

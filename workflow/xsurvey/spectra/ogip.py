@@ -181,9 +181,21 @@ def read_arf(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cols["SPECRESP"].astype(float)
 
 
-def read_rmf(path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(energ_lo, energ_hi, matrix, channel)`` of an RMF, the matrix dense
-    ``(n_energies, n_channels)`` (channel groups of any number and layout)."""
+@dataclass
+class RMF:
+    """A redistribution matrix read back: model energy bins (keV), the dense matrix
+    ``(n_energies, n_channels)``, and the channels with their energy bounds (EBOUNDS)."""
+
+    energ_lo: np.ndarray
+    energ_hi: np.ndarray
+    matrix: np.ndarray
+    channel: np.ndarray
+    e_min: np.ndarray
+    e_max: np.ndarray
+
+
+def read_rmf(path) -> RMF:
+    """An RMF with its matrix made dense (channel groups of any number and layout)."""
     header, cols = _table(path, "MATRIX", ("ENERG_LO", "ENERG_HI", "N_GRP", "F_CHAN",
                                            "N_CHAN", "MATRIX"), "RMF")
     _, eb = _table(path, "EBOUNDS", ("CHANNEL", "E_MIN", "E_MAX"), "RMF")
@@ -198,15 +210,16 @@ def read_rmf(path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         for g in range(int(cols["N_GRP"][i])):
             matrix[i, f[g] - first:f[g] - first + n[g]] = values[start:start + n[g]]
             start += n[g]
-    return cols["ENERG_LO"].astype(float), cols["ENERG_HI"].astype(float), matrix, channel
+    return RMF(cols["ENERG_LO"].astype(float), cols["ENERG_HI"].astype(float), matrix, channel,
+               eb["E_MIN"].astype(float), eb["E_MAX"].astype(float))
 
 
-def check_response(spectrum: Spectrum, arf, rmf, arf_path="ARF", rmf_path="RMF") -> None:
+def check_response(spectrum: Spectrum, arf, rmf: RMF, arf_path="ARF", rmf_path="RMF") -> None:
     """The spectrum, the ARF and the RMF belong together: the same model energy grid in the
     ARF and the RMF, the spectrum's channels among the RMF's; else a SpectrumError naming
     the files."""
     lo_a, hi_a = arf[0], arf[1]
-    lo_r, hi_r, _, channel = rmf
+    lo_r, hi_r, channel = rmf.energ_lo, rmf.energ_hi, rmf.channel
     if lo_a.shape != lo_r.shape or not (np.allclose(lo_a, lo_r, rtol=1e-5)
                                         and np.allclose(hi_a, hi_r, rtol=1e-5)):
         raise SpectrumError(f"ARF {arf_path} and RMF {rmf_path}: energy grids differ "

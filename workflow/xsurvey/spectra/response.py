@@ -41,8 +41,7 @@ def channel_grid(instrument, e_lo_kev: float, e_hi_kev: float) -> ChannelGrid:
     Channel ``PI`` covers ``offset + kev_per_pi * [PI, PI + 1)`` keV (the instrument's
     ``energy_from_pi``).
     """
-    lo = int(np.ceil((e_lo_kev - instrument.pi_offset_kev) / instrument.kev_per_pi - 1e-9))
-    hi = int(np.ceil((e_hi_kev - instrument.pi_offset_kev) / instrument.kev_per_pi - 1e-9))
+    lo, hi = instrument.pi_bounds(e_lo_kev, e_hi_kev)
     if hi <= lo:
         raise ValueError(f"no PI channel between {e_lo_kev} and {e_hi_kev} keV")
     pi = np.arange(lo, hi)

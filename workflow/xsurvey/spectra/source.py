@@ -33,8 +33,8 @@ def load_source_spectrum(files, stem: str, rmf, instrument, redshift: float,
                          group_channels: int, scattered_fraction: float = 0.0,
                          rmf_path="response.rmf") -> SourceSpectrum:
     """Read ``<stem>.pha`` and the background and ARF it names from ``files``, check them
-    against the RMF (:func:`xsurvey.spectra.read_rmf` output) and group every
-    ``group_channels`` channels.
+    against the RMF (:func:`xsurvey.spectra.read_rmf`) and group every ``group_channels``
+    channels; the channels' energies come from the RMF's EBOUNDS.
 
     ``redshift``: of the absorber (NaN or None: observed frame, z = 0).
     """
@@ -43,15 +43,15 @@ def load_source_spectrum(files, stem: str, rmf, instrument, redshift: float,
     bkg = read_pha(files / pha.backfile)
     arf = read_arf(files / pha.ancrfile)
     check_response(pha, arf, rmf, files / pha.ancrfile, files / rmf_path)
-    columns = np.searchsorted(rmf[3], pha.channel)
-    response = Response(arf[0], arf[1], arf[2], rmf[2][:, columns],
+    columns = np.searchsorted(rmf.channel, pha.channel)
+    response = Response(arf[0], arf[1], arf[2], rmf.matrix[:, columns],
                         pha.exposure_s).grouped(group_channels)
     z = float(redshift) if redshift is not None and np.isfinite(redshift) else 0.0
     model = AbsorbedPowerLaw(response, z, instrument.nh_galactic_cm2, instrument.absorber,
                              scattered_fraction)
-    e = instrument.pi_offset_kev + instrument.kev_per_pi * pha.channel
-    n = e.size // group_channels * group_channels
+    n = columns.size // group_channels * group_channels
     return SourceSpectrum(group(pha.counts, group_channels), group(bkg.counts, group_channels),
                           (pha.exposure_s * pha.backscal) / (bkg.exposure_s * bkg.backscal),
-                          e[:n:group_channels], e[group_channels - 1:n:group_channels]
-                          + instrument.kev_per_pi, pha.exposure_s, model)
+                          rmf.e_min[columns][:n:group_channels],
+                          rmf.e_max[columns][group_channels - 1:n:group_channels],
+                          pha.exposure_s, model)
