@@ -43,6 +43,7 @@ include: "workflow/rules/lognlogs.smk"
 include: "workflow/rules/counterparts.smk"
 include: "workflow/rules/characterise.smk"
 include: "workflow/rules/spectra.smk"
+include: "workflow/rules/obscuration.smk"
 
 
 rule all:
@@ -102,6 +103,12 @@ rule all:
         expand("results/spectral/{stack}/hardness.csv", stack=STACKS),
         expand("results/spectra/{stack}/fits.csv", stack=STACKS),
         expand("results/figures/{stack}/spectra.png", stack=STACKS),
+        expand("results/obscuration/{stack}/fractions.csv", stack=STACKS),
+        expand(
+            "results/figures/{stack}/{name}.png",
+            stack=STACKS,
+            name=["detection_fraction", "nh_recovery", "obscuration_fractions"],
+        ),
         (
             expand(
                 "results/figures/{stack}/{name}.png",

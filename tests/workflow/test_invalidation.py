@@ -17,17 +17,23 @@ from .test_envs import load_workflow
 
 pytestmark = pytest.mark.workflow
 
+#: the forward model of the obscuration bias (obscuration.fit_jobs = 2)
+OBSCURATION = {"obscuration_sample": 1, "obscuration_fit": 2, "obscuration_fractions": 1,
+               "obscuration_figures": 1}
 DETECTION_AND_AFTER = {
     "detect": 2, "detect_epoch": 4, "detection_figure": 1, "detection_regions": 2,
     "simulate": 2, "calibrate": 1, "calibrate_figures": 1, "catalog": 1, "catalog_figures": 1,
     "catalog_regions": 1, "truth_check": 1, "epoch_catalog": 1, "lognlogs": 1,
     "lognlogs_replicas": 1, "counterparts": 1, "counterparts_figures": 1,
     "variability_null": 2, "variability": 1, "variability_figures": 1, "hardness": 1,
-    "spectra_extract": 1, "spectra_fit": 2, "spectra_table": 1, "spectra_figures": 1, "all": 1,
+    "spectra_extract": 1, "spectra_fit": 2, "spectra_table": 1, "spectra_figures": 1,
+    **OBSCURATION, "all": 1,
 }
-#: what a change of the counterparts re-runs: the spectral fits take their redshifts
+#: what a change of the counterparts re-runs: the spectral fits take their redshifts, and
+#: the forward model the fraction of sources with one
 COUNTERPARTS_AND_AFTER = {"counterparts": 1, "counterparts_figures": 1, "hardness": 1,
-                          "spectra_fit": 2, "spectra_table": 1, "spectra_figures": 1, "all": 1}
+                          "spectra_fit": 2, "spectra_table": 1, "spectra_figures": 1,
+                          **OBSCURATION, "all": 1}
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +87,13 @@ def test_a_config_key_re_runs_exactly_the_rules_that_read_it(finished_run, secti
     ("catalog/figures.py", {"catalog_figures": 1, "all": 1}),
     ("population/figures.py", {"population_figures": 1, "all": 1}),
     ("spectra/figures.py", {"spectra_figures": 1, "all": 1}),
+    ("obscuration/figures.py", {"obscuration_figures": 1, "all": 1}),
     ("characterise/figures.py", {"variability_figures": 1, "hardness": 1, "all": 1}),
     ("detect/poisson.py", DETECTION_AND_AFTER),
 ], ids=["counterparts-module", "counterparts-figure-module", "figure-module",
         "calibration-figure-module", "catalogue-figure-module", "population-figure-module",
-        "spectra-figure-module", "characterise-figure-module", "detection-module"])
+        "spectra-figure-module", "obscuration-figure-module", "characterise-figure-module",
+        "detection-module"])
 def test_an_edited_package_module_re_runs_the_rules_that_run_it(finished_run, module,
                                                                 expected):
     path = finished_run / "workflow" / "xsurvey" / module

@@ -95,6 +95,30 @@ def test_a_rule_imports_xsurvey_from_its_own_workflow(tmp_path):
     assert used == (work / "workflow" / "xsurvey").resolve() != REPO / "workflow" / "xsurvey"
 
 
+def test_the_obscuration_forward_model_runs_on_the_tiny_survey(tiny_run):
+    """The tiny survey's population is unabsorbed (population.mode: paper): every detected
+    replica source is in the unobscured class, its simulated spectra are fitted, and with no
+    obscured source in the replicas no intrinsic fraction is claimed (NaN, with a warning);
+    the naive fractions come from the catalogue's fits."""
+    res = tiny_run / "results" / "obscuration" / "all"
+    detection = pd.read_csv(res / "detection.csv")
+    classes = detection[detection["quantity"] == "nh_class"]
+    assert classes["n_input"].tolist()[1:] == [0, 0] and classes["n_detected"].iloc[0] > 0
+    simulated = pd.read_csv(res / "simulated.csv")
+    assert set(simulated["component"]) <= {"unobscured", "spurious"}
+    assert (simulated["component"] == "unobscured").sum() == 6
+    assert set(simulated["outcome"]) <= {"not_fitted", "unobscured", "obscured",
+                                         "compton_thick"}
+    fits = pd.read_csv(tiny_run / "results" / "spectra" / "all" / "fits.csv")
+    fractions = pd.read_csv(res / "fractions.csv").set_index("quantity")
+    assert fractions["n_sources"].tolist() == [len(fits)] * 2
+    assert (fractions["population"] == 0).all() and fractions["intrinsic"].isna().all()
+    assert "no intrinsic fractions" in (tiny_run / "logs" / "obscuration" /
+                                        "fractions_all.log").read_text()
+    for name in ("detection_fraction", "nh_recovery", "obscuration_fractions"):
+        assert (tiny_run / "results" / "figures" / "all" / f"{name}.png").stat().st_size > 0
+
+
 def test_spectra_of_the_catalogue_sources(tiny_run):
     """One OGIP spectrum (source, background, ARF; one RMF) per source of the 95%
     catalogue: the events in the aperture are the mosaic's aperture counts, the files open

@@ -3,6 +3,12 @@
 # the spectra settings that the extraction reads (the fits read the rest)
 SPECTRA = config.get("spectra", {})
 EXTRACTION = {k: SPECTRA[k] for k in ("band", "annulus_arcsec", "mask_arcsec")}
+# the catalogue whose counterpart redshifts the fits use
+SPECTRA_CATALOG = (
+    "results/counterparts/{stack}/catalog_extended.fits"
+    if ANCILLARY
+    else f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits"
+)
 
 
 rule spectra_extract:
@@ -33,11 +39,7 @@ rule spectra_fit:
         instrument=INSTRUMENT_FILE,
         files="results/spectra/{stack}/files",
         table="results/spectra/{stack}/extraction.csv",
-        catalog=(
-            "results/counterparts/{stack}/catalog_extended.fits"
-            if ANCILLARY
-            else f"results/catalog/{{stack}}/catalog_{min(LEVELS)}.fits"
-        ),
+        catalog=SPECTRA_CATALOG,
     output:
         "results/spectra/{stack}/fits/{chunk}.csv",
     log:

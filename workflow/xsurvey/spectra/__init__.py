@@ -33,7 +33,7 @@ from .ogip import (
     write_rmf,
 )
 from .response import ChannelGrid, channel_grid, gaussian_rmf, model_energies, source_arf
-from .source import SourceSpectrum, load_source_spectrum
+from .source import SourceSpectrum, load_source_spectrum, region_scaling
 
 __all__ = [
     "BOUNDS",
@@ -64,6 +64,7 @@ __all__ = [
     "read_arf",
     "read_pha",
     "read_rmf",
+    "region_scaling",
     "source_arf",
     "staged_fit",
     "wstat",

@@ -281,13 +281,14 @@ def intrinsic_luminosity(log_norm: float, gamma: float, redshift: float,
 
 
 def staged_fit(fitter: SpectralFit, net_counts: float, gamma_fixed: float,
-               free_gamma_counts: float) -> tuple[str, FitResult]:
+               free_gamma_counts: float, intervals: bool = True) -> tuple[str, FitResult]:
     """The staged fit of method.md §15.
 
     The photon index fixed at ``gamma_fixed`` (N_H and the normalisation free, from each of
     :data:`NH_STARTS`); from ``free_gamma_counts`` net counts the index free too, started
     from the fixed-index fit. Returns the stage used and its result, with 90% intervals of
-    N_H (and of the index when free).
+    N_H (and of the index when free) unless ``intervals`` is False (best fit only, e.g. for
+    the simulated spectra of the obscuration forward model).
     """
     start = {"log_norm": -4.0, "gamma": gamma_fixed, "log_nh": 22.0}
     best = None
@@ -297,6 +298,6 @@ def staged_fit(fitter: SpectralFit, net_counts: float, gamma_fixed: float,
             best = trial
     if net_counts < free_gamma_counts:
         return "gamma_fixed", fitter.fit(best.values, ("log_norm", "log_nh"),
-                                         intervals=("log_nh",))
+                                         intervals=("log_nh",) if intervals else ())
     return "gamma_free", fitter.fit(best.values, ("log_norm", "gamma", "log_nh"),
-                                    intervals=("gamma", "log_nh"))
+                                    intervals=("gamma", "log_nh") if intervals else ())

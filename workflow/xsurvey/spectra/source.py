@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from xsurvey.spectra.fit import AbsorbedPowerLaw, Response, SpectralFit, group
-from xsurvey.spectra.ogip import check_response, read_arf, read_pha
+from xsurvey.spectra.ogip import Spectrum, check_response, read_arf, read_pha
+
+
+def region_scaling(source: Spectrum, background: Spectrum) -> float:
+    """``alpha``: background-region counts times alpha are the background expected in the
+    source region (ratio of EXPOSURE x BACKSCAL)."""
+    return (source.exposure_s * source.backscal) / (background.exposure_s * background.backscal)
 
 
 @dataclass
@@ -51,7 +57,7 @@ def load_source_spectrum(files, stem: str, rmf, instrument, redshift: float,
                              scattered_fraction)
     n = columns.size // group_channels * group_channels
     return SourceSpectrum(group(pha.counts, group_channels), group(bkg.counts, group_channels),
-                          (pha.exposure_s * pha.backscal) / (bkg.exposure_s * bkg.backscal),
+                          region_scaling(pha, bkg),
                           rmf.e_min[columns][:n:group_channels],
                           rmf.e_max[columns][group_channels - 1:n:group_channels],
                           pha.exposure_s, model)

@@ -1,0 +1,109 @@
+"""Rule obscuration_fractions: the survey's response matrix (measured N_H class given the
+true one), the false Compton-thick rate, and the naive and intrinsic obscured and
+Compton-thick fractions of the catalogue (method.md §16)."""
+
+import numpy as np
+import pandas as pd
+from astropy.table import Table
+
+from xsurvey import obscuration
+from xsurvey.io import nested_inputs
+from xsurvey.provenance import start_job
+from xsurvey.simulate.replicas import replica_seed
+from xsurvey.tables import write_csv
+
+log = start_job(snakemake)
+p = snakemake.params
+log_thresholds = np.log10(p.nh_thresholds)
+sample = pd.read_parquet(snakemake.input.sample)
+fitted = pd.concat([pd.read_csv(f) for f in nested_inputs(snakemake.input, "chunks").values()],
+                   ignore_index=True).sort_values("sample_row")
+simulated = pd.concat([sample.reset_index(drop=True),
+                       fitted.set_index("sample_row").reindex(range(len(sample)))
+                       .reset_index(drop=True)], axis=1)
+simulated["outcome"] = np.asarray(obscuration.OUTCOMES)[obscuration.measured_outcome(
+    simulated["stage"], simulated["log_nh_fit"], log_thresholds)]
+simulated["component"] = np.asarray(obscuration.COMPONENTS)[simulated["component"]]
+write_csv(simulated, snakemake.output.simulated)
+
+component = simulated["component"].map(obscuration.COMPONENTS.index).to_numpy()
+outcome = simulated["outcome"].map(obscuration.OUTCOMES.index).to_numpy()
+subsets = {"all": np.ones(len(simulated), bool),
+           "z<1": simulated["redshift"].to_numpy(float) < 1.0,
+           "z>=1": simulated["redshift"].to_numpy(float) >= 1.0,
+           "log_lum_2_10<44": simulated["log_lum_2_10"].to_numpy(float) < 44.0,
+           "log_lum_2_10>=44": simulated["log_lum_2_10"].to_numpy(float) >= 44.0}
+frames = []
+for name, sel in subsets.items():
+    counts = obscuration.response_counts(component[sel], outcome[sel])
+    totals = counts.sum(axis=1, keepdims=True)
+    frames.append(pd.DataFrame({
+        "subset": name,
+        "true_class": np.repeat(obscuration.COMPONENTS, len(obscuration.OUTCOMES)),
+        "measured": np.tile(obscuration.OUTCOMES, len(obscuration.COMPONENTS)),
+        "n": counts.ravel(),
+        "probability": (counts / np.where(totals > 0, totals, np.nan)).ravel()}))
+response = pd.concat(frames, ignore_index=True)
+response = response[(response["subset"] == "all") | (response["true_class"] != "spurious")]
+write_csv(response, snakemake.output.response)
+matrix = obscuration.response_counts(component, outcome)
+
+classes = pd.read_csv(snakemake.input.detection).query("quantity == 'nh_class'")
+detected, simulated_n = classes["n_detected"].to_numpy(), classes["n_input"].to_numpy()
+fits = pd.read_csv(snakemake.input.fits)
+observed_outcome = obscuration.measured_outcome(fits["stage"], fits["log_nh"], log_thresholds)
+observed = np.bincount(observed_outcome, minlength=len(obscuration.OUTCOMES))
+catalog = Table.read(snakemake.input.catalog)
+spurious_fraction = float(np.sum(catalog["p_spurious"])) / len(catalog) if len(catalog) else 0.0
+rng = np.random.default_rng(replica_seed(p.seed, snakemake.wildcards.stack, 1, "obscuration"))
+# every class must be in the replicas' population and among the fitted simulated sources
+absent = [c for c, n, m in zip(obscuration.NH_CLASSES, simulated_n, matrix.sum(axis=1),
+                               strict=False) if not (n > 0 and m > 0)]
+if absent:
+    log.warning("no %s source among the fitted simulated spectra (the replicas' population "
+                "has none, e.g. population.mode: paper): no intrinsic fractions",
+                " or ".join(absent))
+    posterior = None
+else:
+    posterior = obscuration.FractionPosterior(observed, detected, simulated_n, matrix,
+                                              spurious_fraction, rng, draws=p.draws)
+log_nh = p.log_nh
+rows = []
+for quantity, threshold in zip(("obscured", "compton_thick"), p.nh_thresholds, strict=True):
+    population = (obscuration.population_fraction(log_nh["edges"], log_nh["fractions"],
+                                                  np.log10(threshold))
+                  if log_nh else 0.0)
+    rows.append({"quantity": quantity, "nh_threshold": float(threshold),
+                 "n_sources": int(observed.sum()),
+                 **obscuration.naive_fraction(observed_outcome, quantity),
+                 **(posterior.summary(quantity) if posterior else
+                    dict.fromkeys(obscuration.SUMMARY_COLUMNS, np.nan)),
+                 "population": population})
+fractions = pd.DataFrame(rows)
+write_csv(fractions, snakemake.output.fractions)
+for r in fractions.itertuples():
+    log.info("%s fraction: naive %.3f [%.3f, %.3f], intrinsic %.3f [%.3f, %.3f] (68%%), "
+             "population model %.3f", r.quantity, r.naive, r.naive_lo, r.naive_hi,
+             r.intrinsic, r.intrinsic_lo, r.intrinsic_hi, r.population)
+
+# where the sources fitted as Compton thick come from, in the replicas' population
+obscured, thick = fractions["population"].to_numpy()
+origin = obscuration.class_given_outcome(matrix, detected, simulated_n,
+                                         [1.0 - obscured, obscured - thick, thick],
+                                         spurious_fraction, "compton_thick")
+summary = [
+    *({"quantity": f"detection_fraction_{c}", "value": d / max(n, 1),
+       "description": f"fraction of the replicas' {c} sources in the catalogue"}
+      for c, d, n in zip(obscuration.NH_CLASSES, detected, simulated_n, strict=True)),
+    *({"quantity": f"fitted_ct_from_{c}", "value": v,
+       "description": f"fraction of the sources fitted as Compton thick that are {c}"}
+      for c, v in origin.items()),
+    {"quantity": "false_ct_rate", "value": 1.0 - origin["compton_thick"],
+     "description": "fraction of the sources fitted as Compton thick that are not"},
+    {"quantity": "spurious_fraction", "value": spurious_fraction,
+     "description": "expected spurious fraction of the catalogue (NSPUR / N)"},
+    {"quantity": "n_simulated_spectra", "value": len(simulated),
+     "description": "simulated spectra fitted"}]
+write_csv(pd.DataFrame(summary), snakemake.output.summary)
+log.info("sources fitted as Compton thick: %s; false Compton-thick rate %.2f",
+         ", ".join(f"{k} {v:.2f}" for k, v in origin.items()), 1.0 - origin["compton_thick"])

@@ -1,0 +1,68 @@
+"""Rule obscuration_sample: which replica sources enter the catalogue (detection fractions vs
+N_H and luminosity), and the detected and spurious replica sources whose spectra are
+simulated, with those spectra (method.md §16)."""
+
+import numpy as np
+import pandas as pd
+from astropy.table import Table
+
+from xsurvey import obscuration, spectra
+from xsurvey.calibrate.reliability import above_threshold
+from xsurvey.instrument import load_instrument
+from xsurvey.provenance import start_job
+from xsurvey.simulate.replicas import replica_seed
+from xsurvey.tables import band_rows, write_csv
+
+log = start_job(snakemake)
+p = snakemake.params
+inst = load_instrument(snakemake.input.instrument)
+thresholds = pd.read_csv(snakemake.input.thresholds)
+inputs = pd.concat([pd.read_parquet(f) for f in snakemake.input.inputs], ignore_index=True)
+selected = obscuration.catalogue_selection(inputs, thresholds, p.level, p.bands)
+log_thresholds = np.log10(p.nh_thresholds)
+log_nh = np.log10(np.maximum(inputs["nh"].to_numpy(float), 1e19))
+log_lum = np.log10(obscuration.rest_frame_luminosity(
+    inputs["flux_int"], inputs["photon_index"], inputs["redshift"], p.counts_band_kev))
+classes = np.r_[-np.inf, log_thresholds, np.inf]
+write_csv(pd.concat([
+    obscuration.detection_fractions(log_nh, selected, classes, "nh_class"),
+    obscuration.detection_fractions(log_nh, selected, np.arange(20.0, 25.01, 0.25), "log_nh"),
+    obscuration.detection_fractions(log_lum, selected, np.arange(40.0, 47.01, 0.5),
+                                    "log_lum_2_10")], ignore_index=True),
+    snakemake.output.detection)
+log.info("%d replica inputs, %d in the replicas' %.0f%% catalogues; per N_H class: %s",
+         len(inputs), selected.sum(), 100 * p.level,
+         np.bincount(obscuration.nh_class(log_nh[selected], log_thresholds), minlength=3))
+
+# spurious catalogue detections of the replicas in the band of the spectra
+detections = pd.concat([pd.read_parquet(f, filters=[("band", "==", p.band)])
+                        for f in snakemake.input.detections], ignore_index=True)
+passing = above_threshold(detections["det_ml"].to_numpy(float),
+                          detections["exposure_ks"].to_numpy(float),
+                          band_rows(thresholds, p.band), p.level)
+spurious = detections[passing & (detections["input_id"].to_numpy() < 0)].reset_index(drop=True)
+
+extraction = pd.read_csv(snakemake.input.table)
+catalog = Table.read(snakemake.input.catalog)
+z = (np.asarray(catalog["redshift"], float) if "redshift" in catalog.colnames
+     else np.full(len(catalog), np.nan))
+redshift_fraction = float(np.mean(np.isfinite(z) & (z > 0))) if len(z) else 0.0
+files = snakemake.input.files
+rmf = spectra.read_rmf(f"{files}/response.rmf")
+stems = [s for s, t in zip(extraction["file"], extraction["exposure_s"], strict=True) if t > 0]
+background = obscuration.background_model(files, stems)
+band = inst.band(p.band)
+vignetting = spectra.elementary_bands(inst, p.bands, band.e_lo_kev, band.e_hi_kev)
+rng = np.random.default_rng(replica_seed(p.seed, snakemake.wildcards.stack, 0, "obscuration"))
+cfg = p.obscuration
+sample = obscuration.draw_sample(inputs, selected, spurious, cfg["sample_per_class"],
+                                 cfg["spurious_sample"], log_thresholds, redshift_fraction,
+                                 p.band, vignetting, p.counts_band_kev, rng)
+counts, back, sample["bkg_expected"] = obscuration.simulate_spectra(
+    sample, inst, rmf, vignetting, p.counts_band_kev, background, rng)
+sample.to_parquet(snakemake.output.sample, index=False)
+np.savez_compressed(snakemake.output.spectra, counts=counts, background=back,
+                    background_rate_per_s=background.rate_per_s, alpha=background.alpha)
+log.info("%d simulated spectra (%s per component; %d spurious detections to draw from), "
+         "fitted at their redshift with probability %.2f", len(sample),
+         np.bincount(sample["component"], minlength=4), len(spurious), redshift_fraction)
