@@ -84,6 +84,25 @@ def test_missing_input_file_named_with_line(tmp_path):
         check_input_files(df, ["3-24"], p)
 
 
+def test_observation_responses_on_every_row_or_none(tmp_path, nustar, monkeypatch):
+    """An RMF on some rows only, or ARFs without RMFs, stop the run naming the line; a
+    named RMF that does not exist is named with its row."""
+    header = HEADER.replace("\n", "\trmf\tarf\n")
+    p, df = _table(tmp_path, [_row() + ["a.rmf", ""], _row("002") + ["", ""]], header)
+    with pytest.raises(ConfigError, match=r"line 3: empty 'rmf' while other rows give one"):
+        check_observation_table(df, nustar, p, demo=False)
+    p, df = _table(tmp_path, [_row() + ["", "a.arf"], _row("002") + ["", "b.arf"]], header)
+    with pytest.raises(ConfigError, match="column 'arf' needs column 'rmf'"):
+        check_observation_table(df, nustar, p, demo=False)
+    p, df = _table(tmp_path, [_row() + ["missing.rmf", ""]], header)
+    for name in ("001_FPMA.evt", "001_FPMA_ex_3-24.fits", "001_FPMA_bkg_3-24.fits"):
+        (tmp_path / name).write_text("")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"line 2 \(obs 001 FPMA\): rmf file not found: "
+                                          r"missing.rmf"):
+        check_input_files(check_observation_table(df, nustar, p, demo=False), ["3-24"], p)
+
+
 def test_demo_mode_requires_pointings_and_demo_paths(tmp_path, nustar):
     p, df = _table(tmp_path, [_row()])
     with pytest.raises(ConfigError, match="demo mode needs column 'ra_pnt'"):

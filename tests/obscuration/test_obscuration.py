@@ -81,6 +81,12 @@ BANDS = ["3-8", "8-16", "16-24"]
 COUNTS_BAND = (2.0, 10.0)
 
 
+@pytest.fixture(scope="module")
+def setup(nustar, rmf):
+    area = nustar.effective_area(0.5 * (rmf.energ_lo + rmf.energ_hi))
+    return obscuration.SpectralSetup(nustar, rmf, area, tuple(BANDS))
+
+
 def _row(**values):
     base = {"component": 0, "photon_index": 1.8, "log_nh": 19.0, "redshift": 0.0,
             "flux_int": 1e-13, "excess_counts": np.nan, "exposure_s": 2e5,
@@ -89,27 +95,26 @@ def _row(**values):
     return next(pd.DataFrame([{**base, **values}]).itertuples())
 
 
-def test_simulated_spectra_have_the_instruments_counts(nustar, rmf):
+def test_simulated_spectra_have_the_instruments_counts(nustar, rmf, setup):
     """An unabsorbed source on axis: the simulated spectrum's expected counts are the
     instrument's folded count rate x aperture fraction x exposure (the replicas' counts of
     the same source; the Gaussian resolution moves ~1% across the 3-24 keV edges); a
     spurious source's excess has the background's shape and its total."""
     background = obscuration.BackgroundModel(np.full(rmf.channel.size, 1e-5), 0.05)
     row = _row()
-    counts = obscuration.expected_source_counts(row, nustar, rmf, BANDS, COUNTS_BAND,
-                                                background)
+    counts = obscuration.expected_source_counts(row, setup, COUNTS_BAND, background)
     norm = row.flux_int / powerlaw_energy_flux(row.photon_index, *COUNTS_BAND)
     _, rate = nustar.fold([(3.0, 24.0)], row.photon_index, 0.0, 0.0)
     expected = norm * rate[0] * nustar.eef_aperture * row.exposure_s
     assert counts.sum() == pytest.approx(expected, rel=0.015)
     spurious = obscuration.expected_source_counts(
-        _row(component=obscuration.SPURIOUS, excess_counts=40.0), nustar, rmf, BANDS,
-        COUNTS_BAND, background)
+        _row(component=obscuration.SPURIOUS, excess_counts=40.0), setup, COUNTS_BAND,
+        background)
     assert spurious.sum() == pytest.approx(40.0)
     assert np.allclose(spurious, spurious[0])
 
 
-def test_the_staged_fit_of_a_simulated_spectrum_recovers_its_column(nustar, rmf):
+def test_the_staged_fit_of_a_simulated_spectrum_recovers_its_column(rmf, setup):
     """A bright obscured source (a few thousand counts) fitted at its redshift: log N_H
     within 0.15 dex; the same source below min_net_counts is not fitted."""
     background = obscuration.BackgroundModel(np.full(rmf.channel.size, 2e-6), 0.05)
@@ -117,14 +122,14 @@ def test_the_staged_fit_of_a_simulated_spectrum_recovers_its_column(nustar, rmf)
                                    redshift_fit=0.5)._asdict()}]).drop(columns="Index")
     rng = np.random.default_rng(7)
     counts, back, sample["bkg_expected"] = obscuration.simulate_spectra(
-        sample, nustar, rmf, BANDS, COUNTS_BAND, background, rng)
+        sample, setup, COUNTS_BAND, background, rng)
     row = next(sample.itertuples())
     cfg = {"min_net_counts": 10, "group_channels": 5, "scattered_fraction": 0.0,
            "gamma_fixed": 1.9, "free_gamma_counts": 70}
-    fit = obscuration.fit_mock(row, counts[0], back[0], nustar, rmf, BANDS, background, cfg)
+    fit = obscuration.fit_mock(row, counts[0], back[0], setup, background, cfg)
     assert fit["net_counts"] > 1000 and fit["stage"] == "gamma_free"
     assert abs(fit["log_nh_fit"] - 23.5) < 0.15
-    faint = obscuration.fit_mock(row, counts[0], back[0], nustar, rmf, BANDS, background,
+    faint = obscuration.fit_mock(row, counts[0], back[0], setup, background,
                                  {**cfg, "min_net_counts": 1e6})
     assert faint["stage"] == "not_fitted" and np.isnan(faint["log_nh_fit"])
 

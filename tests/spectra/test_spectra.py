@@ -158,6 +158,49 @@ def test_bad_spectral_files_name_the_file(tmp_path, grid, rmf):
         spectra.read_pha(tmp_path / "junk.pha")
 
 
+def test_the_observations_own_responses_are_averaged_by_exposure(tmp_path, nustar, grid):
+    """Two observations' RMFs (resolutions 1x and 2x the instrument's) and ARFs on one wide
+    energy grid: the stack's matrix and area are their exposure-weighted means, cut to the
+    spectrum's channels and the energies within the margin; RMFs on another grid, ARFs on
+    another grid or channels with other energies are refused naming the file."""
+    wide = spectra.channel_grid(nustar, 1.6, 80.0)
+    lo, hi = spectra.model_energies(nustar, wide)
+    paths = []
+    for k, scale in enumerate((1.0, 2.0)):
+        m = spectra.gaussian_rmf(lo, hi, wide, lambda e, s=scale: s * nustar.resolution.fwhm(e))
+        spectra.write_rmf(tmp_path / f"o{k}.rmf", lo, hi, m, wide, TELESCOPE, INSTRUMENT)
+        spectra.write_arf(tmp_path / f"o{k}.arf", lo, hi, np.full(lo.size, 100.0 * (k + 1)),
+                          TELESCOPE, INSTRUMENT)
+        paths.append((tmp_path / f"o{k}.rmf", tmp_path / f"o{k}.arf"))
+    rmfs, arfs = [p for p, _ in paths], [a for _, a in paths]
+    rmf, area = spectra.observation_responses(rmfs, arfs, [3.0, 1.0], grid, 3.0)
+    keep = (hi > grid.e_min[0] - 3.0) & (lo < grid.e_max[-1] + 3.0)
+    assert np.allclose(rmf.energ_lo, lo[keep]) and np.array_equal(rmf.channel, grid.channels)
+    cols = grid.channels - wide.first
+    m0, m1 = (spectra.read_rmf(p).matrix[keep][:, cols] for p in rmfs)
+    assert np.allclose(rmf.matrix, 0.75 * m0 + 0.25 * m1)
+    assert np.allclose(area, 125.0)
+    short = spectra.channel_grid(nustar, 1.6, 60.0)
+    lo2, hi2 = spectra.model_energies(nustar, short)
+    spectra.write_rmf(tmp_path / "other.rmf", lo2, hi2,
+                      spectra.gaussian_rmf(lo2, hi2, short, nustar.resolution.fwhm), short,
+                      TELESCOPE, INSTRUMENT)
+    with pytest.raises(spectra.SpectrumError, match=r"other\.rmf: energy grid or channels"):
+        spectra.observation_responses([rmfs[0], tmp_path / "other.rmf"], None, [1, 1], grid, 3)
+    spectra.write_arf(tmp_path / "other.arf", lo2, hi2, np.ones(lo2.size), TELESCOPE,
+                      INSTRUMENT)
+    with pytest.raises(spectra.SpectrumError, match=r"ARF .*other\.arf: energy grid"):
+        spectra.observation_responses(rmfs, [arfs[0], tmp_path / "other.arf"], [1, 1], grid, 3)
+    shifted = spectra.ChannelGrid(wide.first, wide.e_min + 0.02, wide.e_max + 0.02)
+    spectra.write_rmf(tmp_path / "shifted.rmf", lo, hi,
+                      spectra.gaussian_rmf(lo, hi, shifted, nustar.resolution.fwhm), shifted,
+                      TELESCOPE, INSTRUMENT)
+    with pytest.raises(spectra.SpectrumError, match=r"shifted\.rmf: its channels do not give"):
+        spectra.observation_responses([tmp_path / "shifted.rmf"], None, [1], grid, 3)
+    with pytest.raises(spectra.SpectrumError, match=r"gone\.rmf: file not found"):
+        spectra.observation_responses([tmp_path / "gone.rmf"], None, [1], grid, 3)
+
+
 # --------------------------------------------------------------------------- extraction
 def test_aperture_and_annulus_counts(grid):
     """Events on rings around two sources: the aperture takes its ring, the annulus its

@@ -8,6 +8,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from astropy.io import fits
@@ -93,6 +94,47 @@ def test_a_rule_imports_xsurvey_from_its_own_workflow(tmp_path):
     log = (work / "logs" / "instrument" / "bands.log").read_text()
     used = Path(re.search(r"xsurvey \S+ from (\S+)", log)[1])
     assert used == (work / "workflow" / "xsurvey").resolve() != REPO / "workflow" / "xsurvey"
+
+
+def test_the_observations_own_responses_make_the_spectra(tiny_run, tmp_path, nustar):
+    """RMF and ARF columns in the observation table (as from nuproducts): adding them
+    re-runs the spectra and what follows only; the stack's RMF and on-axis ARF are the
+    observations' (here all alike: 1.5x the instrument's resolution, 0.8x its area), and
+    each source's ARF is that area times its aperture's encircled-energy fraction."""
+    work = tmp_path / "run"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    wide = spectra.channel_grid(nustar, 1.6, 60.0)
+    lo, hi = spectra.model_energies(nustar, wide)
+    matrix = spectra.gaussian_rmf(lo, hi, wide, lambda e: 1.5 * nustar.resolution.fwhm(e))
+    area = 0.8 * nustar.effective_area(0.5 * (lo + hi))
+    table = pd.read_csv(work / "config" / "observations.tsv", sep="\t", dtype=str)
+    for row in table.itertuples():
+        stem = work / f"{row.obs_id}_{row.module}"
+        spectra.write_rmf(f"{stem}.rmf", lo, hi, matrix, wide, "NuSTAR", row.module)
+        spectra.write_arf(f"{stem}.arf", lo, hi, area, "NuSTAR", row.module)
+    table["rmf"] = [f"{work}/{r.obs_id}_{r.module}.rmf" for r in table.itertuples()]
+    table["arf"] = [f"{work}/{r.obs_id}_{r.module}.arf" for r in table.itertuples()]
+    table.to_csv(work / "config" / "observations.tsv", sep="\t", index=False)
+    plan = run_snakemake(work, "-n", "--quiet", "rules", cores="1")
+    planned = {m[1] for m in re.finditer(r"(?m)^(\w+)\s+\d+$", plan.stdout + plan.stderr)}
+    assert planned - {"total", "all"} == {
+        "spectra_extract", "spectra_fit", "spectra_table", "spectra_figures",
+        "obscuration_sample", "obscuration_fit", "obscuration_fractions",
+        "obscuration_figures"}
+    run_snakemake(work, "results/spectra/all/extraction.csv", cores="1")
+    files = work / "results" / "spectra" / "all" / "files"
+    rmf = spectra.read_rmf(files / "response.rmf")
+    band = spectra.channel_grid(nustar, 3.0, 8.0)
+    keep = (hi > band.e_min[0] - spectra.MODEL_MARGIN_KEV) \
+        & (lo < band.e_max[-1] + spectra.MODEL_MARGIN_KEV)
+    assert np.allclose(rmf.energ_lo, lo[keep])
+    assert np.allclose(rmf.matrix, matrix[keep][:, band.channels - wide.first], atol=1e-6)
+    onaxis = spectra.read_arf(files / "onaxis.arf")[2]
+    assert np.allclose(onaxis, area[keep], rtol=1e-6)
+    extraction = pd.read_csv(work / "results" / "spectra" / "all" / "extraction.csv")
+    source = spectra.read_arf(files / f"{extraction.file.iloc[0]}.arf")[2]
+    # the spectra's band 3-8 keV is its own vignetting band (T_b / T = 1): ARF = A EEF
+    assert np.allclose(source, onaxis * nustar.eef_aperture, rtol=1e-5)
 
 
 def test_the_obscuration_forward_model_runs_on_the_tiny_survey(tiny_run):

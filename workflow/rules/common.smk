@@ -18,6 +18,7 @@ jobs_import_from(PACKAGE_ROOT, "conda" in SDM)
 from xsurvey.config import (  # noqa: E402
     BAND_TEMPLATES,
     POINTING_COLUMNS,
+    RESPONSE_COLUMNS,
     check_ancillary_catalogs,
     check_band_keys,
     check_bands,
@@ -222,11 +223,14 @@ def stack_epochs(wildcards):
 
 
 def stack_events(wildcards):
-    """The event files of a stack's observations, named ``events/<obs_id>_<module>``."""
+    """The event files of a stack's observations, named ``events/<obs_id>_<module>``, and
+    their own RMFs and ARFs when the table gives them (``rmf/...``, ``arf/...``)."""
     rows = OBS[OBS.epoch.isin(STACKS[wildcards.stack])]
+    columns = ["events", *(c for c in RESPONSE_COLUMNS if c in OBS and OBS[c].notna().all())]
     return {
-        input_key("events", f"{row.obs_id}_{row.module}"): str(row.events)
+        input_key(col, f"{row.obs_id}_{row.module}"): str(getattr(row, col))
         for row in rows.itertuples()
+        for col in columns
     }
 
 

@@ -22,6 +22,9 @@ from xsurvey.io import InputError, image_footprint
 BAND_TEMPLATES = ("exposure", "background")
 
 
+#: Optional columns of the observation table: each observation's own spectral response.
+RESPONSE_COLUMNS = ("rmf", "arf")
+
 #: Pointing columns needed by the demo generator.
 POINTING_COLUMNS = ("ra_pnt", "dec_pnt", "roll_deg", "exposure_ks")
 
@@ -184,6 +187,16 @@ def check_observation_table(df: pd.DataFrame, instrument, path, demo: bool) -> p
             f"observation table {path}, line {line}: unknown module {df.module[line]!r} "
             f"(instrument {instrument.name} has {', '.join(instrument.modules)})"
         )
+    for col in RESPONSE_COLUMNS:
+        if col in df.columns and df[col].notna().any() and df[col].isna().any():
+            line = df[col].isna().idxmax()
+            raise ConfigError(f"observation table {path}, line {line}: empty '{col}' while "
+                              f"other rows give one (the spectra need it on every row, or "
+                              f"on none for the instrument's own response)")
+    if "arf" in df.columns and df["arf"].notna().any() and (
+            "rmf" not in df.columns or df["rmf"].isna().all()):
+        raise ConfigError(f"observation table {path}: column 'arf' needs column 'rmf' (the "
+                          f"ARFs' energy grid is the RMFs')")
     if demo:
         for col in POINTING_COLUMNS:
             if col not in df.columns or df[col].isna().any():
@@ -200,6 +213,8 @@ def check_input_files(df: pd.DataFrame, bands, path) -> None:
         for col in BAND_TEMPLATES:
             if row[col]:  # an empty background is estimated from the data
                 files += [(f"{col} ({b})", row[col].format(band=b)) for b in bands]
+        files += [(col, row[col]) for col in RESPONSE_COLUMNS
+                  if col in row.index and isinstance(row[col], str)]
         for what, f in files:
             if not Path(f).exists():
                 raise ConfigError(

@@ -4,7 +4,7 @@
 import numpy as np
 import pandas as pd
 
-from xsurvey import obscuration, spectra
+from xsurvey import obscuration
 from xsurvey.instrument import load_instrument
 from xsurvey.provenance import start_job
 from xsurvey.tables import write_csv
@@ -17,15 +17,12 @@ sample = pd.read_parquet(snakemake.input.sample)
 arrays = np.load(snakemake.input.spectra)
 background = obscuration.BackgroundModel(arrays["background_rate_per_s"],
                                          float(arrays["alpha"]))
-rmf = spectra.read_rmf(f"{snakemake.input.files}/response.rmf")
-band = inst.band(p.band)
-vignetting = spectra.elementary_bands(inst, p.bands, band.e_lo_kev, band.e_hi_kev)
+setup = obscuration.spectral_setup(inst, snakemake.input.files, p.band, p.bands)
 rows = []
 for i in range(chunk, len(sample), n_chunks):
     row = next(sample.iloc[[i]].itertuples())
     rows.append({"sample_row": i, **obscuration.fit_mock(
-        row, arrays["counts"][i], arrays["background"][i], inst, rmf, vignetting, background,
-        p.fit)})
+        row, arrays["counts"][i], arrays["background"][i], setup, background, p.fit)})
     if len(rows) % 25 == 0:
         log.info("%d simulated spectra fitted", len(rows))
 write_csv(pd.DataFrame(rows, columns=["sample_row", "net_counts", "stage", "log_norm_fit",

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from astropy.table import Table
 
-from xsurvey import obscuration, spectra
+from xsurvey import obscuration
 from xsurvey.calibrate.reliability import above_threshold
 from xsurvey.instrument import load_instrument
 from xsurvey.provenance import start_job
@@ -48,18 +48,16 @@ z = (np.asarray(catalog["redshift"], float) if "redshift" in catalog.colnames
      else np.full(len(catalog), np.nan))
 redshift_fraction = float(np.mean(np.isfinite(z) & (z > 0))) if len(z) else 0.0
 files = snakemake.input.files
-rmf = spectra.read_rmf(f"{files}/response.rmf")
 stems = [s for s, t in zip(extraction["file"], extraction["exposure_s"], strict=True) if t > 0]
 background = obscuration.background_model(files, stems)
-band = inst.band(p.band)
-vignetting = spectra.elementary_bands(inst, p.bands, band.e_lo_kev, band.e_hi_kev)
+setup = obscuration.spectral_setup(inst, files, p.band, p.bands)
 rng = np.random.default_rng(replica_seed(p.seed, snakemake.wildcards.stack, 0, "obscuration"))
 cfg = p.obscuration
 sample = obscuration.draw_sample(inputs, selected, spurious, cfg["sample_per_class"],
                                  cfg["spurious_sample"], log_thresholds, redshift_fraction,
-                                 p.band, vignetting, p.counts_band_kev, rng)
+                                 p.band, setup.vignetting_bands, p.counts_band_kev, rng)
 counts, back, sample["bkg_expected"] = obscuration.simulate_spectra(
-    sample, inst, rmf, vignetting, p.counts_band_kev, background, rng)
+    sample, setup, p.counts_band_kev, background, rng)
 sample.to_parquet(snakemake.output.sample, index=False)
 np.savez_compressed(snakemake.output.spectra, counts=counts, background=back,
                     background_rate_per_s=background.rate_per_s, alpha=background.alpha)

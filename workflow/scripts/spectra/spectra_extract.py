@@ -21,17 +21,42 @@ outdir = Path(snakemake.output.files)
 outdir.mkdir(parents=True, exist_ok=True)
 band = inst.band(cfg["band"])
 grid = spectra.channel_grid(inst, band.e_lo_kev, band.e_hi_kev)
-if inst.resolution is None:
-    raise spectra.SpectrumError(f"instrument file {snakemake.input.instrument}: no "
-                                f"energy_resolution, which the spectral response needs")
-energ_lo, energ_hi = spectra.model_energies(inst, grid)
-rmf = spectra.gaussian_rmf(energ_lo, energ_hi, grid, inst.resolution.fwhm)
+events_files = nested_inputs(snakemake.input, "events")
+
+
+def responses_of(kind: str):
+    """The observations' own files of ``kind`` (rmf, arf) by observation, or None."""
+    given = any(key.startswith(f"{kind}/") for key in snakemake.input.keys())
+    return nested_inputs(snakemake.input, kind) if given else None
+
+
+user_rmfs, user_arfs, area = responses_of("rmf"), responses_of("arf"), None
+if user_rmfs:   # the observations' own responses, weighted by their exposure
+    names = list(events_files)
+    weights = [spectra.events_exposure_s(events_files[n]) for n in names]
+    combined, area = spectra.observation_responses(
+        [user_rmfs[n] for n in names], user_arfs and [user_arfs[n] for n in names], weights,
+        grid, spectra.MODEL_MARGIN_KEV)
+    energ_lo, energ_hi, rmf = combined.energ_lo, combined.energ_hi, combined.matrix
+    log.info("responses: the mean of %d observations' RMFs%s", len(names),
+             " and ARFs" if area is not None else "")
+else:
+    if inst.resolution is None:
+        raise spectra.SpectrumError(f"instrument file {snakemake.input.instrument}: no "
+                                    f"energy_resolution, which the spectral response needs "
+                                    f"(or give each observation's rmf in the table)")
+    energ_lo, energ_hi = spectra.model_energies(inst, grid)
+    rmf = spectra.gaussian_rmf(energ_lo, energ_hi, grid, inst.resolution.fwhm)
+if area is None:
+    area = inst.effective_area(0.5 * (energ_lo + energ_hi))
 telescope, instrument = inst.name, "+".join(inst.modules)
 spectra.write_rmf(outdir / "response.rmf", energ_lo, energ_hi, rmf, grid, telescope, instrument)
+# one module's on-axis area: the source ARFs' (and the simulated spectra's) starting point
+spectra.write_arf(outdir / "onaxis.arf", energ_lo, energ_hi, area, telescope, instrument)
 
 source = np.zeros((len(cat), grid.size), np.int64)
 annulus = np.zeros_like(source)
-for name, path in nested_inputs(snakemake.input, "events").items():
+for name, path in events_files.items():
     events, wcs, _ = read_events(path)
     pix = pixel_scale_arcsec(wcs)
     sx, sy = wcs.wcs_world2pix(np.asarray(cat["ra"], float), np.asarray(cat["dec"], float), 1)
@@ -61,7 +86,7 @@ for k, src in enumerate(cat):
         continue
     arf = spectra.source_arf(inst, energ_lo, energ_hi, inst.eef_aperture,
                              {b: float(src[f"exposure_ks_{band_suffix(b)}"]) * 1e3
-                              for b in vignetting_bands}, exposure)
+                              for b in vignetting_bands}, exposure, area)
     spectra.write_arf(outdir / f"{stem}.arf", energ_lo, energ_hi, arf, telescope, instrument)
     files = {"backfile": f"{stem}_bkg.pha", "respfile": "response.rmf",
              "ancrfile": f"{stem}.arf"}

@@ -18,12 +18,13 @@ from .inference import (
 from .mock import (
     SPURIOUS,
     BackgroundModel,
+    SpectralSetup,
     background_model,
     draw_sample,
     expected_source_counts,
     fit_mock,
-    mock_response,
     simulate_spectra,
+    spectral_setup,
 )
 from .selection import (
     LEVEL_68,
@@ -45,6 +46,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "BackgroundModel",
     "FractionPosterior",
+    "SpectralSetup",
     "background_model",
     "binomial_interval",
     "catalogue_selection",
@@ -54,11 +56,11 @@ __all__ = [
     "expected_source_counts",
     "fit_mock",
     "measured_outcome",
-    "mock_response",
     "naive_fraction",
     "nh_class",
     "population_fraction",
     "response_counts",
     "rest_frame_luminosity",
     "simulate_spectra",
+    "spectral_setup",
 ]

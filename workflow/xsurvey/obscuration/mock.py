@@ -26,8 +26,11 @@ from xsurvey.spectra import (
     Response,
     SpectralFit,
     SpectrumError,
+    elementary_bands,
     group,
+    read_arf,
     read_pha,
+    read_rmf,
     region_scaling,
     source_arf,
     staged_fit,
@@ -68,21 +71,41 @@ def background_model(files, stems) -> BackgroundModel:
     return BackgroundModel(np.asarray(total, float) / exposure, float(np.median(alphas)))
 
 
-def mock_response(instrument, rmf, band_exposure_s: dict, exposure_s: float) -> Response:
-    """The response of a simulated spectrum at a position with these band exposures (s):
-    the catalogue spectra's recipe (:func:`xsurvey.spectra.source_arf`) and RMF."""
-    arf = source_arf(instrument, rmf.energ_lo, rmf.energ_hi, instrument.eef_aperture,
-                     band_exposure_s, exposure_s)
-    return Response(rmf.energ_lo, rmf.energ_hi, arf, rmf.matrix, exposure_s)
+@dataclass(frozen=True)
+class SpectralSetup:
+    """What the catalogue's spectra were made with: the instrument, the RMF, one module's
+    on-axis area on the RMF's energies (``onaxis.arf`` of the spectra), and the bands whose
+    exposure maps give the vignetting (:func:`xsurvey.spectra.elementary_bands`)."""
+
+    instrument: object
+    rmf: object
+    area_cm2: np.ndarray
+    vignetting_bands: tuple
+
+    def response(self, row) -> Response:
+        """The response of a simulated spectrum at a sample row's position (its
+        ``exposure_ks_<band>`` and ``exposure_s``): the catalogue spectra's ARF recipe
+        (:func:`xsurvey.spectra.source_arf`) and RMF."""
+        exposures = {b: 1e3 * float(getattr(row, f"exposure_ks_{band_suffix(b)}"))
+                     for b in self.vignetting_bands}
+        arf = source_arf(self.instrument, self.rmf.energ_lo, self.rmf.energ_hi,
+                         self.instrument.eef_aperture, exposures, float(row.exposure_s),
+                         self.area_cm2)
+        return Response(self.rmf.energ_lo, self.rmf.energ_hi, arf, self.rmf.matrix,
+                        float(row.exposure_s))
 
 
-def band_exposures(row, vignetting_bands) -> dict:
-    """``{band: exposure (s)}`` of a sample row's ``exposure_ks_<band>`` columns."""
-    return {b: 1e3 * float(getattr(row, f"exposure_ks_{band_suffix(b)}"))
-            for b in vignetting_bands}
+def spectral_setup(instrument, files, band: str, bands) -> SpectralSetup:
+    """The :class:`SpectralSetup` of the catalogue spectra in ``files`` (``response.rmf``,
+    ``onaxis.arf``) of ``band``, made from the instrument's ``bands``."""
+    rmf = read_rmf(Path(files) / "response.rmf")
+    _, _, area = read_arf(Path(files) / "onaxis.arf")
+    b = instrument.band(band)
+    return SpectralSetup(instrument, rmf, area,
+                         tuple(elementary_bands(instrument, bands, b.e_lo_kev, b.e_hi_kev)))
 
 
-def expected_source_counts(row, instrument, rmf, vignetting_bands, counts_band_kev,
+def expected_source_counts(row, setup: SpectralSetup, counts_band_kev,
                            background: BackgroundModel) -> np.ndarray:
     """Expected counts per channel of a sample row's source: its absorbed power law (the
     instrument's absorber, no scattered light, as in the replicas) of intrinsic flux
@@ -91,16 +114,15 @@ def expected_source_counts(row, instrument, rmf, vignetting_bands, counts_band_k
     if int(row.component) == SPURIOUS:
         shape = background.rate_per_s / background.rate_per_s.sum()
         return float(row.excess_counts) * shape
-    response = mock_response(instrument, rmf, band_exposures(row, vignetting_bands),
-                             float(row.exposure_s))
-    model = AbsorbedPowerLaw(response, float(row.redshift), instrument.nh_galactic_cm2,
-                             instrument.absorber)
+    inst = setup.instrument
+    model = AbsorbedPowerLaw(setup.response(row), float(row.redshift), inst.nh_galactic_cm2,
+                             inst.absorber)
     norm = float(row.flux_int) / float(powerlaw_energy_flux(row.photon_index,
                                                             *counts_band_kev))
     return model.counts(np.log10(norm), float(row.photon_index), float(row.log_nh))
 
 
-def simulate_spectra(sample: pd.DataFrame, instrument, rmf, vignetting_bands, counts_band_kev,
+def simulate_spectra(sample: pd.DataFrame, setup: SpectralSetup, counts_band_kev,
                      background: BackgroundModel, rng):
     """Poisson source-region and background-region spectra of every sample row.
 
@@ -117,15 +139,14 @@ def simulate_spectra(sample: pd.DataFrame, instrument, rmf, vignetting_bands, co
     expected_bkg = np.zeros(n)
     for i, row in enumerate(sample.itertuples()):
         b = background.rate_per_s * float(row.exposure_s)
-        s = expected_source_counts(row, instrument, rmf, vignetting_bands, counts_band_kev,
-                                   background)
+        s = expected_source_counts(row, setup, counts_band_kev, background)
         counts[i] = rng.poisson(s + b)
         back[i] = rng.poisson(b / background.alpha)
         expected_bkg[i] = b.sum()
     return counts, back, expected_bkg
 
 
-def fit_mock(row, counts, background_counts, instrument, rmf, vignetting_bands,
+def fit_mock(row, counts, background_counts, setup: SpectralSetup,
              background: BackgroundModel, cfg: dict) -> dict:
     """The staged fit (best fit only) of one simulated spectrum, as the catalogue's: W-stat,
     ``group_channels`` channels summed, the redshift ``redshift_fit`` (NaN: observed frame),
@@ -142,11 +163,10 @@ def fit_mock(row, counts, background_counts, instrument, rmf, vignetting_bands,
     if not net >= cfg["min_net_counts"]:
         return out
     g = cfg["group_channels"]
-    response = mock_response(instrument, rmf, band_exposures(row, vignetting_bands),
-                             float(row.exposure_s)).grouped(g)
+    response = setup.response(row).grouped(g)
     z = float(row.redshift_fit) if np.isfinite(row.redshift_fit) else 0.0
-    model = AbsorbedPowerLaw(response, z, instrument.nh_galactic_cm2, instrument.absorber,
-                             cfg["scattered_fraction"])
+    model = AbsorbedPowerLaw(response, z, setup.instrument.nh_galactic_cm2,
+                             setup.instrument.absorber, cfg["scattered_fraction"])
     fitter = SpectralFit(model.counts, group(counts, g), group(background_counts, g),
                          background.alpha)
     stage, fit = staged_fit(fitter, net, cfg["gamma_fixed"], cfg["free_gamma_counts"],

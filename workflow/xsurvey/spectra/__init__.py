@@ -2,7 +2,7 @@
 fits with the Cash statistic (method.md §15).
 """
 
-from .extract import aperture_spectra, elementary_bands
+from .extract import aperture_spectra, elementary_bands, events_exposure_s
 from .fit import (
     BOUNDS,
     DELTA_90,
@@ -25,6 +25,7 @@ from .ogip import (
     Spectrum,
     SpectrumError,
     check_response,
+    observation_responses,
     read_arf,
     read_pha,
     read_rmf,
@@ -32,13 +33,21 @@ from .ogip import (
     write_pha,
     write_rmf,
 )
-from .response import ChannelGrid, channel_grid, gaussian_rmf, model_energies, source_arf
+from .response import (
+    MODEL_MARGIN_KEV,
+    ChannelGrid,
+    channel_grid,
+    gaussian_rmf,
+    model_energies,
+    source_arf,
+)
 from .source import SourceSpectrum, load_source_spectrum, region_scaling
 
 __all__ = [
     "BOUNDS",
     "DELTA_90",
     "LUMINOSITY_BANDS",
+    "MODEL_MARGIN_KEV",
     "RMF",
     "NH_STARTS",
     "AbsorbedPowerLaw",
@@ -54,12 +63,14 @@ __all__ = [
     "check_response",
     "cstat",
     "elementary_bands",
+    "events_exposure_s",
     "fit_columns",
     "gaussian_rmf",
     "group",
     "intrinsic_luminosity",
     "load_source_spectrum",
     "model_energies",
+    "observation_responses",
     "profile_background",
     "read_arf",
     "read_pha",

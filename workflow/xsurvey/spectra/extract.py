@@ -10,7 +10,10 @@ aperture.
 from __future__ import annotations
 
 import numpy as np
+from astropy.io import fits
 from scipy.spatial import cKDTree
+
+from xsurvey.spectra.ogip import SpectrumError
 
 
 def _histogram(source_index, channel, n_sources: int, grid) -> np.ndarray:
@@ -90,3 +93,15 @@ def elementary_bands(instrument, bands, e_lo_kev: float, e_hi_kev: float) -> lis
             and instrument.band(b).e_hi_kev <= instrument.band(a).e_hi_kev
 
     return [a for a in inside if not any(contains(a, b) for b in inside)]
+
+
+def events_exposure_s(path) -> float:
+    """Exposure (s) of an event file: ``EXPOSURE`` of its EVENTS header (else ``LIVETIME``,
+    ``ONTIME``); a SpectrumError naming the file if none is > 0."""
+    header = fits.getheader(path, "EVENTS")
+    for key in ("EXPOSURE", "LIVETIME", "ONTIME"):
+        value = header.get(key)
+        if value is not None and float(value) > 0:
+            return float(value)
+    raise SpectrumError(f"event file {path}: no EXPOSURE, LIVETIME or ONTIME > 0 in its "
+                        f"EVENTS header, to weight its RMF and ARF")

@@ -229,3 +229,72 @@ def check_response(spectrum: Spectrum, arf, rmf: RMF, arf_path="ARF", rmf_path="
         raise SpectrumError(f"spectrum {spectrum.path}: channels {spectrum.channel[0]}-"
                             f"{spectrum.channel[-1]} are not all in RMF {rmf_path} "
                             f"({channel[0]}-{channel[-1]})")
+
+
+def observation_responses(rmf_paths, arf_paths, weights, grid, margin_kev: float):
+    """The responses of a spectrum summed over observations, from their own RMFs and ARFs
+    (e.g. made by ``nuproducts``): the weighted means of the observations' matrices and
+    areas, on the channels of ``grid`` and the model energies within ``margin_kev`` of them.
+
+    Parameters
+    ----------
+    rmf_paths : sequence of path-like
+        One RMF per observation (module); all on one energy grid and channel scale.
+    arf_paths : sequence of path-like or None
+        One on-axis ARF (cm^2) per observation on the RMFs' energy grid, or None.
+    weights : sequence of float
+        Weight of each observation (its exposure).
+    grid : xsurvey.spectra.ChannelGrid
+        The spectrum's PI channels; the RMFs' EBOUNDS must give them the instrument's
+        energies (to 1e-3 keV).
+    margin_kev : float
+        Model energies kept beyond the channels' range at each end.
+
+    Returns
+    -------
+    rmf : RMF
+        The mean matrix on ``grid``'s channels.
+    area : numpy.ndarray or None
+        The mean ARF on the kept energies (None without ARFs).
+
+    Raises
+    ------
+    SpectrumError
+        Naming the file: a missing or unreadable file, RMFs or ARFs on another energy grid
+        than the first RMF, channels missing or with other energies than the instrument's.
+    """
+    rmf_paths = [Path(p) for p in rmf_paths]
+    w = np.asarray(weights, float) / np.sum(weights)
+    first = read_rmf(rmf_paths[0])
+    columns = np.searchsorted(first.channel, grid.channels)
+    if not (np.isin(grid.channels, first.channel).all()
+            and np.allclose(first.e_min[columns], grid.e_min, atol=1e-3)
+            and np.allclose(first.e_max[columns], grid.e_max, atol=1e-3)):
+        raise SpectrumError(
+            f"RMF {rmf_paths[0]}: its channels do not give PI {grid.channels[0]}-"
+            f"{grid.channels[-1]} the instrument's energies {grid.e_min[0]:g}-"
+            f"{grid.e_max[-1]:g} keV (EBOUNDS)")
+    rows = (first.energ_hi > grid.e_min[0] - margin_kev) \
+        & (first.energ_lo < grid.e_max[-1] + margin_kev)
+    matrix = np.zeros((int(rows.sum()), grid.size))
+    for path, weight in zip(rmf_paths, w, strict=True):
+        rmf = first if path == rmf_paths[0] else read_rmf(path)
+        if not (rmf.energ_lo.shape == first.energ_lo.shape
+                and np.allclose(rmf.energ_lo, first.energ_lo, rtol=1e-5)
+                and np.array_equal(rmf.channel, first.channel)):
+            raise SpectrumError(f"RMF {path}: energy grid or channels differ from RMF "
+                                f"{rmf_paths[0]}'s; the observations of a stack need one "
+                                f"grid")
+        matrix += weight * rmf.matrix[rows][:, columns]
+    area = None
+    if arf_paths is not None:
+        area = np.zeros(int(rows.sum()))
+        for path, weight in zip(arf_paths, w, strict=True):
+            lo, hi, specresp = read_arf(path)
+            if lo.shape != first.energ_lo.shape or not np.allclose(lo, first.energ_lo,
+                                                                  rtol=1e-5):
+                raise SpectrumError(f"ARF {path}: energy grid ({lo.size} bins) differs from "
+                                    f"RMF {rmf_paths[0]}'s ({first.energ_lo.size} bins)")
+            area += weight * specresp[rows]
+    return RMF(first.energ_lo[rows], first.energ_hi[rows], matrix, grid.channels.copy(),
+               grid.e_min.copy(), grid.e_max.copy()), area

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+#: Model energies (keV) kept beyond the channels at each end of an observation's own RMF
+#: (more than 3 FWHM of NuSTAR's resolution, 0.4-0.9 keV).
+MODEL_MARGIN_KEV = 3.0
+
 #: FWHM of a Gaussian over its standard deviation.
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
@@ -76,7 +80,7 @@ def gaussian_rmf(energ_lo, energ_hi, grid: ChannelGrid, fwhm_kev) -> np.ndarray:
 
 
 def source_arf(instrument, energ_lo, energ_hi, eef: float, band_exposure_s: dict,
-               exposure_s: float) -> np.ndarray:
+               exposure_s: float, area_cm2=None) -> np.ndarray:
     """Ancillary response (cm^2) of an aperture spectrum from exposure maps.
 
     ``A(E) * EEF * T_b(E) / T``: the on-axis area of one module, the aperture's
@@ -97,6 +101,9 @@ def source_arf(instrument, energ_lo, energ_hi, eef: float, band_exposure_s: dict
         (e.g. 3-8, 8-16, 16-24).
     exposure_s : float
         The spectrum's ``EXPOSURE`` (s), > 0.
+    area_cm2 : array_like, optional
+        On-axis area of one module on the energy bins (e.g. the mean of the observations'
+        own ARFs); default the instrument's ``effective_area``.
     """
     if not exposure_s > 0:
         raise ValueError(f"exposure must be > 0 s, got {exposure_s}")
@@ -105,7 +112,8 @@ def source_arf(instrument, energ_lo, energ_hi, eef: float, band_exposure_s: dict
     edges = np.array([instrument.band(b).e_hi_kev for b in bands[:-1]])
     which = np.searchsorted(edges, mid, side="right")
     t_rel = np.array([band_exposure_s[b] for b in bands], float)[which] / exposure_s
-    return instrument.effective_area(mid) * eef * t_rel
+    area = instrument.effective_area(mid) if area_cm2 is None else np.asarray(area_cm2, float)
+    return area * eef * t_rel
 
 
 def model_energies(instrument, grid: ChannelGrid, margin_fwhm: float = 3.0):
