@@ -125,9 +125,10 @@ def test_the_staged_fit_of_a_simulated_spectrum_recovers_its_column(rmf, setup):
         sample, setup, COUNTS_BAND, background, rng)
     row = next(sample.itertuples())
     cfg = {"min_net_counts": 10, "group_channels": 5, "scattered_fraction": 0.0,
-           "gamma_fixed": 1.9, "free_gamma_counts": 70}
+           "gamma_fixed": 1.9, "free_gamma_counts": 70, "line_ew_kev": 0.0,
+           "free_line_counts": 300}
     fit = obscuration.fit_mock(row, counts[0], back[0], setup, background, cfg)
-    assert fit["net_counts"] > 1000 and fit["stage"] == "gamma_free"
+    assert fit["net_counts"] > 1000 and fit["stage"] == "gamma_free_line"
     assert abs(fit["log_nh_fit"] - 23.5) < 0.15
     faint = obscuration.fit_mock(row, counts[0], back[0], setup, background,
                                  {**cfg, "min_net_counts": 1e6})

@@ -253,6 +253,36 @@ def test_fits_recover_known_parameters_within_their_90_percent_intervals(model):
         assert abs(h / n_spectra - 0.90) < 0.028, (k, h)
 
 
+def test_the_6_4_kev_line_has_its_equivalent_width(model):
+    """The line adds EW/(1 + z) x K E_obs^-Gamma photons (Galactic absorption aside) at
+    E_obs = 6.4/(1 + z): its folded counts are that flux through the response."""
+    z = 0.5
+    m = spectra.AbsorbedPowerLaw(model.response, z, 0.0, model.absorber)
+    line = m.counts(-3.0, 1.8, 20.0, 0.3) - m.counts(-3.0, 1.8, 20.0, 0.0)
+    e_obs = spectra.FE_KALPHA_KEV / (1 + z)
+    photons = 1e-3 * 0.3 / (1 + z) * e_obs ** -1.8
+    r = model.response
+    k = np.searchsorted(r.energ_hi, e_obs, side="right")
+    assert line.sum() == pytest.approx(photons * r.arf_cm2[k] * r.exposure_s
+                                       * r.matrix[k].sum(), rel=1e-9)
+    assert abs(np.sum(line * np.arange(line.size)) / line.sum()
+               - np.sum(r.matrix[k] * np.arange(line.size)) / r.matrix[k].sum()) < 1e-9
+
+
+def test_the_staged_fit_measures_a_line_in_a_bright_spectrum(model):
+    """~20000 counts with a 0.3 keV line: from free_line_counts the staged fit frees the
+    line, whose 90% interval holds the truth; without a line it finds an EW near 0."""
+    rng = np.random.default_rng(8)
+    truth = {"log_norm": -2.3, "gamma": 1.8, "log_nh": 22.5}
+    for ew in (0.3, 0.0):
+        counts = rng.poisson(model.counts(**truth, line_ew_kev=ew))
+        fitter = spectra.SpectralFit(model.counts, counts)
+        stage, fit = spectra.staged_fit(fitter, counts.sum(), 1.9, 70, free_line_counts=300)
+        assert stage == "gamma_free_line" and counts.sum() > 15000
+        assert fit.lower["line_ew_kev"] <= ew <= fit.upper["line_ew_kev"]
+        assert abs(fit.values["line_ew_kev"] - ew) < 0.1
+
+
 def test_the_spectra_figure_draws_data_model_and_residuals(model, tmp_path):
     """Three sources on a 2 x 2 grid: three spectrum panels with their residuals, the fourth
     cell hidden; the drawn model is the source model plus the profiled background."""

@@ -12,6 +12,8 @@ MOCK_FIT = {
         "free_gamma_counts",
         "min_net_counts",
         "scattered_fraction",
+        "line_ew_kev",
+        "free_line_counts",
     )
 }
 NH_THRESHOLDS = config["spectral"]["nh_thresholds"]

@@ -21,7 +21,8 @@ rmf = spectra.read_rmf(files / "response.rmf")
 panels = []
 for row in fitted.head(p.n_sources).itertuples():
     spectrum = spectra.load_source_spectrum(files, stems[row.id], rmf, inst, row.redshift,
-                                            cfg["group_channels"], cfg["scattered_fraction"])
+                                            cfg["group_channels"], cfg["scattered_fraction"],
+                                            row.line_ew_kev)
     z = f", z = {row.redshift:.2f}" if np.isfinite(row.redshift) else ""
     panels.append({"spectrum": spectrum,
                    "values": {"log_norm": row.log_norm, "gamma": row.gamma,

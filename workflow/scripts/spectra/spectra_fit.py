@@ -32,10 +32,12 @@ for src in extraction.itertuples():
         rows.append({**row, "stage": "not_fitted"})
         continue
     spectrum = spectra.load_source_spectrum(files, src.file, rmf, inst, z,
-                                            cfg["group_channels"], cfg["scattered_fraction"])
+                                            cfg["group_channels"], cfg["scattered_fraction"],
+                                            cfg["line_ew_kev"])
     fitter = spectrum.fitter()
     stage, fit = spectra.staged_fit(fitter, src.net_counts, cfg["gamma_fixed"],
-                                    cfg["free_gamma_counts"])
+                                    cfg["free_gamma_counts"],
+                                    free_line_counts=cfg["free_line_counts"])
     v = fit.values
     flux, _ = inst.fold([(band.e_lo_kev, band.e_hi_kev)], v["gamma"], 10.0 ** v["log_nh"],
                         spectrum.model.redshift)
@@ -43,6 +45,9 @@ for src in extraction.itertuples():
                log_norm=v["log_norm"], gamma=v["gamma"],
                gamma_lo=fit.lower.get("gamma", np.nan), gamma_hi=fit.upper.get("gamma", np.nan),
                log_nh=v["log_nh"], log_nh_lo=fit.lower["log_nh"], log_nh_hi=fit.upper["log_nh"],
+               line_ew_kev=v.get("line_ew_kev", cfg["line_ew_kev"]),
+               line_ew_kev_lo=fit.lower.get("line_ew_kev", np.nan),
+               line_ew_kev_hi=fit.upper.get("line_ew_kev", np.nan),
                **{f"flux_{band_suffix(cfg['band'])}": 10.0 ** v["log_norm"] * float(flux[0])},
                **{f"log_lum_{name}": np.log10(spectra.intrinsic_luminosity(
                    v["log_norm"], v["gamma"], z, edges))

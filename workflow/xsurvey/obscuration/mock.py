@@ -166,11 +166,12 @@ def fit_mock(row, counts, background_counts, setup: SpectralSetup,
     response = setup.response(row).grouped(g)
     z = float(row.redshift_fit) if np.isfinite(row.redshift_fit) else 0.0
     model = AbsorbedPowerLaw(response, z, setup.instrument.nh_galactic_cm2,
-                             setup.instrument.absorber, cfg["scattered_fraction"])
+                             setup.instrument.absorber, cfg["scattered_fraction"],
+                             cfg["line_ew_kev"])
     fitter = SpectralFit(model.counts, group(counts, g), group(background_counts, g),
                          background.alpha)
     stage, fit = staged_fit(fitter, net, cfg["gamma_fixed"], cfg["free_gamma_counts"],
-                            intervals=False)
+                            intervals=False, free_line_counts=cfg["free_line_counts"])
     return {**out, "stage": stage, **{f"{k}_fit": fit.values[k] for k in ("log_norm", "gamma",
                                                                          "log_nh")},
             "statistic": fit.statistic}

@@ -6,6 +6,7 @@ from .extract import aperture_spectra, elementary_bands, events_exposure_s
 from .fit import (
     BOUNDS,
     DELTA_90,
+    FE_KALPHA_KEV,
     LUMINOSITY_BANDS,
     NH_STARTS,
     AbsorbedPowerLaw,
@@ -46,6 +47,7 @@ from .source import SourceSpectrum, load_source_spectrum, region_scaling
 __all__ = [
     "BOUNDS",
     "DELTA_90",
+    "FE_KALPHA_KEV",
     "LUMINOSITY_BANDS",
     "MODEL_MARGIN_KEV",
     "RMF",

@@ -96,14 +96,22 @@ def group(counts, factor: int) -> np.ndarray:
     return c[..., :n].reshape(*c.shape[:-1], -1, factor).sum(axis=-1)
 
 
+#: Rest-frame energy (keV) of the iron K-alpha fluorescence line.
+FE_KALPHA_KEV = 6.4
+
+
 @dataclass
 class AbsorbedPowerLaw:
     """The fitted model: ``K E^-Gamma [T(E; N_H, z) + f_scat] exp(-N_H,gal sigma(E))``
     photons cm^-2 s^-1 keV^-1 (K at 1 keV): the package's absorbed power law
     (:func:`xsurvey.instrument.spectral.photon_spectrum`) plus an unabsorbed scattered
-    fraction ``f_scat`` of the same power law.
+    fraction ``f_scat`` of the same power law, plus a narrow Fe K-alpha line at 6.4 keV
+    (rest frame, unresolved: the RMF gives its width) of equivalent width ``line_ew_kev``
+    against the unabsorbed power law, seen through the Galactic column only (fluorescence
+    of the surrounding gas, not of the line of sight).
 
-    Parameters are ``log_norm`` (log10 K), ``gamma`` and ``log_nh`` (log10 cm^-2).
+    Parameters are ``log_norm`` (log10 K), ``gamma``, ``log_nh`` (log10 cm^-2) and
+    ``line_ew_kev`` (rest-frame keV; default the model's fixed ``line_ew_kev``).
     """
 
     response: Response
@@ -111,23 +119,44 @@ class AbsorbedPowerLaw:
     nh_galactic_cm2: float = 0.0
     absorber: str = "sphere"
     scattered_fraction: float = 0.0
+    line_ew_kev: float = 0.0
 
-    def photons(self, log_norm: float, gamma: float, log_nh: float) -> np.ndarray:
+    def photons(self, log_norm: float, gamma: float, log_nh: float,
+                line_ew_kev: float | None = None) -> np.ndarray:
         e = self.response.mid
         spectrum = spectral.photon_spectrum(e, gamma, 10.0 ** log_nh, self.redshift,
                                             self.nh_galactic_cm2, self.absorber)
         if self.scattered_fraction:
             spectrum = spectrum + self.scattered_fraction * spectral.photon_spectrum(
                 e, gamma, 0.0, self.redshift, self.nh_galactic_cm2, "photoelectric")
+        ew = self.line_ew_kev if line_ew_kev is None else line_ew_kev
+        if ew:
+            spectrum = spectrum + ew * self.line_profile(gamma)
         return 10.0 ** log_norm * spectrum
 
-    def counts(self, log_norm: float, gamma: float, log_nh: float) -> np.ndarray:
+    def line_profile(self, gamma: float) -> np.ndarray:
+        """Photons cm^-2 s^-1 keV^-1 (per unit K) of a line of rest-frame equivalent width
+        1 keV: ``E_obs^-Gamma / (1 + z)`` photons in the model bin holding ``E_obs = 6.4 /
+        (1 + z)``, Galactic absorption applied."""
+        r = self.response
+        e_obs = FE_KALPHA_KEV / (1.0 + self.redshift)
+        k = np.searchsorted(r.energ_hi, e_obs, side="right")
+        out = np.zeros(r.mid.size)
+        if 0 <= k < out.size and r.energ_lo[k] <= e_obs:
+            galactic = spectral.photon_spectrum(np.array([e_obs]), 0.0, 0.0, 0.0,
+                                                self.nh_galactic_cm2, "photoelectric")[0]
+            out[k] = e_obs ** -gamma / (1.0 + self.redshift) * galactic / r.width[k]
+        return out
+
+    def counts(self, log_norm: float, gamma: float, log_nh: float,
+               line_ew_kev: float | None = None) -> np.ndarray:
         """Expected counts per channel."""
-        return self.response.fold(self.photons(log_norm, gamma, log_nh))
+        return self.response.fold(self.photons(log_norm, gamma, log_nh, line_ew_kev))
 
 
 #: Parameter bounds of :class:`AbsorbedPowerLaw` fits (log10 N_H up to the sphere table).
-BOUNDS = {"log_norm": (-12.0, 2.0), "gamma": (1.0, 3.0), "log_nh": (20.0, 24.7)}
+BOUNDS = {"log_norm": (-12.0, 2.0), "gamma": (1.0, 3.0), "log_nh": (20.0, 24.7),
+          "line_ew_kev": (0.0, 2.0)}
 
 
 @dataclass
@@ -264,6 +293,7 @@ def fit_columns(band_suffix: str) -> list[str]:
     the flux column (e.g. ``3_24``)."""
     return ["id", "name", "redshift", "net_counts", "stage", "statistic", "n_channels",
             "log_norm", "gamma", "gamma_lo", "gamma_hi", "log_nh", "log_nh_lo", "log_nh_hi",
+            "line_ew_kev", "line_ew_kev_lo", "line_ew_kev_hi",
             f"flux_{band_suffix}", *(f"log_lum_{b}" for b in LUMINOSITY_BANDS)]
 
 
@@ -280,15 +310,23 @@ def intrinsic_luminosity(log_norm: float, gamma: float, redshift: float,
     return float(10.0 ** log_norm * flux[0] * 4.0 * np.pi * d_l**2)
 
 
+#: Starting equivalent width (keV) of a fitted 6.4 keV line.
+LINE_START_KEV = 0.1
+
+
 def staged_fit(fitter: SpectralFit, net_counts: float, gamma_fixed: float,
-               free_gamma_counts: float, intervals: bool = True) -> tuple[str, FitResult]:
+               free_gamma_counts: float, intervals: bool = True,
+               free_line_counts: float = np.inf) -> tuple[str, FitResult]:
     """The staged fit of method.md §15.
 
     The photon index fixed at ``gamma_fixed`` (N_H and the normalisation free, from each of
     :data:`NH_STARTS`); from ``free_gamma_counts`` net counts the index free too, started
-    from the fixed-index fit. Returns the stage used and its result, with 90% intervals of
-    N_H (and of the index when free) unless ``intervals`` is False (best fit only, e.g. for
-    the simulated spectra of the obscuration forward model).
+    from the fixed-index fit; from ``free_line_counts`` net counts also the equivalent width
+    of the 6.4 keV line (below it the line keeps the model's fixed ``line_ew_kev``).
+    Returns the stage used (``gamma_fixed``, ``gamma_free``, ``gamma_free_line``) and its
+    result, with 90% intervals of the free parameters but the normalisation unless
+    ``intervals`` is False (best fit only, e.g. for the simulated spectra of the
+    obscuration forward model).
     """
     start = {"log_norm": -4.0, "gamma": gamma_fixed, "log_nh": 22.0}
     best = None
@@ -297,7 +335,12 @@ def staged_fit(fitter: SpectralFit, net_counts: float, gamma_fixed: float,
         if best is None or trial.statistic < best.statistic:
             best = trial
     if net_counts < free_gamma_counts:
-        return "gamma_fixed", fitter.fit(best.values, ("log_norm", "log_nh"),
-                                         intervals=("log_nh",) if intervals else ())
-    return "gamma_free", fitter.fit(best.values, ("log_norm", "gamma", "log_nh"),
-                                    intervals=("gamma", "log_nh") if intervals else ())
+        stage, free = "gamma_fixed", ("log_norm", "log_nh")
+    elif net_counts < free_line_counts:
+        stage, free = "gamma_free", ("log_norm", "gamma", "log_nh")
+    else:
+        stage, free = "gamma_free_line", ("log_norm", "gamma", "log_nh", "line_ew_kev")
+    values = dict(best.values)
+    if "line_ew_kev" in free:
+        values["line_ew_kev"] = LINE_START_KEV
+    return stage, fitter.fit(values, free, intervals=free[1:] if intervals else ())

@@ -37,12 +37,13 @@ class SourceSpectrum:
 
 def load_source_spectrum(files, stem: str, rmf, instrument, redshift: float,
                          group_channels: int, scattered_fraction: float = 0.0,
-                         rmf_path="response.rmf") -> SourceSpectrum:
+                         line_ew_kev: float = 0.0, rmf_path="response.rmf") -> SourceSpectrum:
     """Read ``<stem>.pha`` and the background and ARF it names from ``files``, check them
     against the RMF (:func:`xsurvey.spectra.read_rmf`) and group every ``group_channels``
     channels; the channels' energies come from the RMF's EBOUNDS.
 
-    ``redshift``: of the absorber (NaN or None: observed frame, z = 0).
+    ``redshift``: of the absorber and the line (NaN or None: observed frame, z = 0);
+    ``scattered_fraction`` and ``line_ew_kev`` (rest frame, keV) fixed parts of the model.
     """
     files = Path(files)
     pha = read_pha(files / f"{stem}.pha")
@@ -54,7 +55,7 @@ def load_source_spectrum(files, stem: str, rmf, instrument, redshift: float,
                         pha.exposure_s).grouped(group_channels)
     z = float(redshift) if redshift is not None and np.isfinite(redshift) else 0.0
     model = AbsorbedPowerLaw(response, z, instrument.nh_galactic_cm2, instrument.absorber,
-                             scattered_fraction)
+                             scattered_fraction, line_ew_kev)
     n = columns.size // group_channels * group_channels
     return SourceSpectrum(group(pha.counts, group_channels), group(bkg.counts, group_channels),
                           region_scaling(pha, bkg),
