@@ -277,7 +277,8 @@ def test_the_staged_fit_measures_a_line_in_a_bright_spectrum(model):
     for ew in (0.3, 0.0):
         counts = rng.poisson(model.counts(**truth, line_ew_kev=ew))
         fitter = spectra.SpectralFit(model.counts, counts)
-        stage, fit = spectra.staged_fit(fitter, counts.sum(), 1.9, 70, free_line_counts=300)
+        stage, fit = spectra.staged_fit(fitter, counts.sum(), {
+            "gamma_fixed": 1.9, "free_gamma_counts": 70, "free_line_counts": 300})
         assert stage == "gamma_free_line" and counts.sum() > 15000
         assert fit.lower["line_ew_kev"] <= ew <= fit.upper["line_ew_kev"]
         assert abs(fit.values["line_ew_kev"] - ew) < 0.1

@@ -28,7 +28,6 @@ rule obscuration_sample:
         thresholds="results/calibration/{stack}/thresholds.csv",
         files="results/spectra/{stack}/files",
         table="results/spectra/{stack}/extraction.csv",
-        catalog=SPECTRA_CATALOG,
     output:
         sample="results/obscuration/{stack}/sample.parquet",
         spectra="results/obscuration/{stack}/spectra.npz",

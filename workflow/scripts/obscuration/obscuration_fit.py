@@ -25,7 +25,6 @@ for i in range(chunk, len(sample), n_chunks):
         row, arrays["counts"][i], arrays["background"][i], setup, background, p.fit)})
     if len(rows) % 25 == 0:
         log.info("%d simulated spectra fitted", len(rows))
-write_csv(pd.DataFrame(rows, columns=["sample_row", "net_counts", "stage", "log_norm_fit",
-                                      "gamma_fit", "log_nh_fit", "statistic"]),
+write_csv(pd.DataFrame(rows, columns=["sample_row", *obscuration.FIT_COLUMNS]),
           snakemake.output[0])
 log.info("chunk %d: %d simulated spectra fitted", chunk, len(rows))

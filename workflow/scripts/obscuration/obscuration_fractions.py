@@ -21,38 +21,51 @@ fitted = pd.concat([pd.read_csv(f) for f in nested_inputs(snakemake.input, "chun
 simulated = pd.concat([sample.reset_index(drop=True),
                        fitted.set_index("sample_row").reindex(range(len(sample)))
                        .reset_index(drop=True)], axis=1)
-simulated["outcome"] = np.asarray(obscuration.OUTCOMES)[obscuration.measured_outcome(
-    simulated["stage"], simulated["log_nh_fit"], log_thresholds)]
+# measured outcomes: observed frame (absorber at z = 0, what the inversion uses) and rest
+# frame (fitted at the true redshift, as a catalogue source with its counterpart's)
+FRAMES = {"observed": ("outcome", "log_nh_fit"), "rest": ("outcome_z", "log_nh_fit_z")}
+for name, column in FRAMES.values():
+    simulated[name] = np.asarray(obscuration.OUTCOMES)[obscuration.measured_outcome(
+        simulated["stage"], simulated[column], log_thresholds)]
+simulated.loc[simulated["component"] == obscuration.SPURIOUS, "outcome_z"] = ""
 simulated["component"] = np.asarray(obscuration.COMPONENTS)[simulated["component"]]
 write_csv(simulated, snakemake.output.simulated)
 
 component = simulated["component"].map(obscuration.COMPONENTS.index).to_numpy()
-outcome = simulated["outcome"].map(obscuration.OUTCOMES.index).to_numpy()
-subsets = {"all": np.ones(len(simulated), bool),
-           "z<1": simulated["redshift"].to_numpy(float) < 1.0,
-           "z>=1": simulated["redshift"].to_numpy(float) >= 1.0,
-           "log_lum_2_10<44": simulated["log_lum_2_10"].to_numpy(float) < 44.0,
-           "log_lum_2_10>=44": simulated["log_lum_2_10"].to_numpy(float) >= 44.0}
-frames = []
-for name, sel in subsets.items():
-    counts = obscuration.response_counts(component[sel], outcome[sel])
-    totals = counts.sum(axis=1, keepdims=True)
-    frames.append(pd.DataFrame({
-        "subset": name,
-        "true_class": np.repeat(obscuration.COMPONENTS, len(obscuration.OUTCOMES)),
-        "measured": np.tile(obscuration.OUTCOMES, len(obscuration.COMPONENTS)),
-        "n": counts.ravel(),
-        "probability": (counts / np.where(totals > 0, totals, np.nan)).ravel()}))
+redshift = simulated["redshift"].to_numpy(float)
+log_lum = simulated["log_lum_2_10"].to_numpy(float)
+subsets = {"all": np.ones(len(simulated), bool), "z<1": redshift < 1.0, "z>=1": redshift >= 1.0,
+           "log_lum_2_10<44": log_lum < 44.0, "log_lum_2_10>=44": log_lum >= 44.0}
+frames, matrices = [], {}
+for frame, (name, _) in FRAMES.items():
+    real = simulated[name] != ""       # spurious sources have no rest frame
+    outcome = simulated[name].where(real, obscuration.OUTCOMES[0]).map(
+        obscuration.OUTCOMES.index).to_numpy()
+    matrices[frame] = obscuration.response_counts(component[real], outcome[real])
+    for subset, sel in subsets.items():
+        counts = obscuration.response_counts(component[sel & real], outcome[sel & real])
+        totals = counts.sum(axis=1, keepdims=True)
+        frames.append(pd.DataFrame({
+            "frame": frame, "subset": subset,
+            "true_class": np.repeat(obscuration.COMPONENTS, len(obscuration.OUTCOMES)),
+            "measured": np.tile(obscuration.OUTCOMES, len(obscuration.COMPONENTS)),
+            "n": counts.ravel(),
+            "probability": (counts / np.where(totals > 0, totals, np.nan)).ravel()}))
 response = pd.concat(frames, ignore_index=True)
-response = response[(response["subset"] == "all") | (response["true_class"] != "spurious")]
-write_csv(response, snakemake.output.response)
-matrix = obscuration.response_counts(component, outcome)
+keep = (response["true_class"] != "spurious") | (
+    (response["subset"] == "all") & (response["frame"] == "observed"))
+write_csv(response[keep], snakemake.output.response)
+matrix = matrices["observed"]
 
 classes = pd.read_csv(snakemake.input.detection).query("quantity == 'nh_class'")
 detected, simulated_n = classes["n_detected"].to_numpy(), classes["n_input"].to_numpy()
 fits = pd.read_csv(snakemake.input.fits)
-observed_outcome = obscuration.measured_outcome(fits["stage"], fits["log_nh"], log_thresholds)
-observed = np.bincount(observed_outcome, minlength=len(obscuration.OUTCOMES))
+# the forward model's outcome is the observed-frame column; the naive fractions take the
+# columns at the counterparts' redshifts where known
+observed = np.bincount(obscuration.measured_outcome(fits["stage"], fits["log_nh_obs"],
+                                                    log_thresholds),
+                       minlength=len(obscuration.OUTCOMES))
+naive_outcome = obscuration.measured_outcome(fits["stage"], fits["log_nh"], log_thresholds)
 catalog = Table.read(snakemake.input.catalog)
 spurious_fraction = float(np.sum(catalog["p_spurious"])) / len(catalog) if len(catalog) else 0.0
 rng = np.random.default_rng(replica_seed(p.seed, snakemake.wildcards.stack, 1, "obscuration"))
@@ -75,7 +88,7 @@ for quantity, threshold in zip(("obscured", "compton_thick"), p.nh_thresholds, s
                   if log_nh else 0.0)
     rows.append({"quantity": quantity, "nh_threshold": float(threshold),
                  "n_sources": int(observed.sum()),
-                 **obscuration.naive_fraction(observed_outcome, quantity),
+                 **obscuration.naive_fraction(naive_outcome, quantity),
                  **(posterior.summary(quantity) if posterior else
                     dict.fromkeys(obscuration.SUMMARY_COLUMNS, np.nan)),
                  "population": population})
@@ -88,22 +101,33 @@ for r in fractions.itertuples():
 
 # where the sources fitted as Compton thick come from, in the replicas' population
 obscured, thick = fractions["population"].to_numpy()
-origin = obscuration.class_given_outcome(matrix, detected, simulated_n,
-                                         [1.0 - obscured, obscured - thick, thick],
-                                         spurious_fraction, "compton_thick")
+population = [1.0 - obscured, obscured - thick, thick]
+# the seed's question: of the sources fitted as Compton thick at their redshift, which are
+# Compton thick? (real sources only: a spurious source has no redshift of its own)
+origin = obscuration.class_given_outcome(matrices["rest"], detected, simulated_n, population,
+                                         0.0, "compton_thick")
+origin_obs = obscuration.class_given_outcome(matrix, detected, simulated_n, population,
+                                             spurious_fraction, "compton_thick")
 summary = [
     *({"quantity": f"detection_fraction_{c}", "value": d / max(n, 1),
        "description": f"fraction of the replicas' {c} sources in the catalogue"}
       for c, d, n in zip(obscuration.NH_CLASSES, detected, simulated_n, strict=True)),
     *({"quantity": f"fitted_ct_from_{c}", "value": v,
-       "description": f"fraction of the sources fitted as Compton thick that are {c}"}
-      for c, v in origin.items()),
+       "description": f"fraction of the sources fitted as Compton thick at their redshift "
+                      f"that are {c}"}
+      for c, v in origin.items() if c != "spurious"),
     {"quantity": "false_ct_rate", "value": 1.0 - origin["compton_thick"],
-     "description": "fraction of the sources fitted as Compton thick that are not"},
+     "description": "fraction of the sources fitted as Compton thick at their redshift that "
+                    "are not"},
+    {"quantity": "false_ct_rate_observed_frame", "value": 1.0 - origin_obs["compton_thick"],
+     "description": "fraction of the catalogue sources fitted as Compton thick at z = 0 that "
+                    "are not (spurious sources included)"},
     {"quantity": "spurious_fraction", "value": spurious_fraction,
      "description": "expected spurious fraction of the catalogue (NSPUR / N)"},
     {"quantity": "n_simulated_spectra", "value": len(simulated),
      "description": "simulated spectra fitted"}]
 write_csv(pd.DataFrame(summary), snakemake.output.summary)
-log.info("sources fitted as Compton thick: %s; false Compton-thick rate %.2f",
-         ", ".join(f"{k} {v:.2f}" for k, v in origin.items()), 1.0 - origin["compton_thick"])
+log.info("sources fitted as Compton thick at their redshift: %s; false Compton-thick rate "
+         "%.2f (observed frame %.2f)",
+         ", ".join(f"{k} {v:.2f}" for k, v in origin.items() if k != "spurious"),
+         1.0 - origin["compton_thick"], 1.0 - origin_obs["compton_thick"])

@@ -4,7 +4,6 @@ simulated, with those spectra (method.md §16)."""
 
 import numpy as np
 import pandas as pd
-from astropy.table import Table
 
 from xsurvey import obscuration
 from xsurvey.calibrate.reliability import above_threshold
@@ -43,10 +42,6 @@ passing = above_threshold(detections["det_ml"].to_numpy(float),
 spurious = detections[passing & (detections["input_id"].to_numpy() < 0)].reset_index(drop=True)
 
 extraction = pd.read_csv(snakemake.input.table)
-catalog = Table.read(snakemake.input.catalog)
-z = (np.asarray(catalog["redshift"], float) if "redshift" in catalog.colnames
-     else np.full(len(catalog), np.nan))
-redshift_fraction = float(np.mean(np.isfinite(z) & (z > 0))) if len(z) else 0.0
 files = snakemake.input.files
 stems = [s for s, t in zip(extraction["file"], extraction["exposure_s"], strict=True) if t > 0]
 background = obscuration.background_model(files, stems)
@@ -54,13 +49,12 @@ setup = obscuration.spectral_setup(inst, files, p.band, p.bands)
 rng = np.random.default_rng(replica_seed(p.seed, snakemake.wildcards.stack, 0, "obscuration"))
 cfg = p.obscuration
 sample = obscuration.draw_sample(inputs, selected, spurious, cfg["sample_per_class"],
-                                 cfg["spurious_sample"], log_thresholds, redshift_fraction,
+                                 cfg["spurious_sample"], log_thresholds,
                                  p.band, setup.vignetting_bands, p.counts_band_kev, rng)
 counts, back, sample["bkg_expected"] = obscuration.simulate_spectra(
     sample, setup, p.counts_band_kev, background, rng)
 sample.to_parquet(snakemake.output.sample, index=False)
 np.savez_compressed(snakemake.output.spectra, counts=counts, background=back,
                     background_rate_per_s=background.rate_per_s, alpha=background.alpha)
-log.info("%d simulated spectra (%s per component; %d spurious detections to draw from), "
-         "fitted at their redshift with probability %.2f", len(sample),
-         np.bincount(sample["component"], minlength=4), len(spurious), redshift_fraction)
+log.info("%d simulated spectra (%s per component; %d spurious detections to draw from)",
+         len(sample), np.bincount(sample["component"], minlength=4), len(spurious))

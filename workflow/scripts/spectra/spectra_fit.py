@@ -35,16 +35,21 @@ for src in extraction.itertuples():
                                             cfg["group_channels"], cfg["scattered_fraction"],
                                             cfg["line_ew_kev"])
     fitter = spectrum.fitter()
-    stage, fit = spectra.staged_fit(fitter, src.net_counts, cfg["gamma_fixed"],
-                                    cfg["free_gamma_counts"],
-                                    free_line_counts=cfg["free_line_counts"])
+    stage, fit = spectra.staged_fit(fitter, src.net_counts, cfg)
     v = fit.values
+    # the observed-frame column (absorber at z = 0), which the obscuration forward model
+    # inverts: measured alike for every source, whether or not it has a redshift
+    log_nh_obs = v["log_nh"]
+    if np.isfinite(z) and z > 0:
+        log_nh_obs = spectra.staged_fit(spectrum.fitter(redshift=0.0), src.net_counts, cfg,
+                                        intervals=False)[1].values["log_nh"]
     flux, _ = inst.fold([(band.e_lo_kev, band.e_hi_kev)], v["gamma"], 10.0 ** v["log_nh"],
                         spectrum.model.redshift)
     row.update(stage=stage, statistic=fit.statistic, n_channels=len(fitter.counts),
                log_norm=v["log_norm"], gamma=v["gamma"],
                gamma_lo=fit.lower.get("gamma", np.nan), gamma_hi=fit.upper.get("gamma", np.nan),
                log_nh=v["log_nh"], log_nh_lo=fit.lower["log_nh"], log_nh_hi=fit.upper["log_nh"],
+               log_nh_obs=log_nh_obs,
                line_ew_kev=v.get("line_ew_kev", cfg["line_ew_kev"]),
                line_ew_kev_lo=fit.lower.get("line_ew_kev", np.nan),
                line_ew_kev_hi=fit.upper.get("line_ew_kev", np.nan),

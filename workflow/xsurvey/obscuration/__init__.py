@@ -16,6 +16,7 @@ from .inference import (
     response_counts,
 )
 from .mock import (
+    FIT_COLUMNS,
     SPURIOUS,
     BackgroundModel,
     SpectralSetup,
@@ -38,6 +39,7 @@ from .selection import (
 
 __all__ = [
     "COMPONENTS",
+    "FIT_COLUMNS",
     "LEVEL_68",
     "LEVEL_90",
     "NH_CLASSES",

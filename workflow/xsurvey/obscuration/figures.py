@@ -28,28 +28,29 @@ def detection_fraction(detection, title: str = ""):
 
 
 def nh_recovery(simulated, log_thresholds, title: str = ""):
-    """Fitted against true log N_H of the simulated spectra (left) and their difference
-    against net counts (right); filled: fitted at the source redshift, open: in the
-    observed frame."""
-    fig, axes = plt.subplots(1, 2, figsize=(8.8, 3.8), layout="constrained")
+    """N_H recovery of the simulated spectra: fitted at the true redshift against the true
+    column (left), that error against net counts (middle), and the observed-frame column
+    (fitted at z = 0, what the inversion uses) against the true one (right), coloured by
+    redshift (the observed frame lowers the column by ~(1 + z)^2.6)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13.0, 3.9), layout="constrained")
     s = simulated[(simulated["component"] != "spurious") & (simulated["stage"] != "not_fitted")]
-    with_z = np.isfinite(s["redshift_fit"].to_numpy(float))
-    for known, face, label in ((True, "C0", "at its redshift"), (False, "none", "at z = 0")):
-        t = s[with_z == known]
-        for ax, x, y in ((axes[0], t["log_nh"], t["log_nh_fit"]),
-                         (axes[1], t["net_counts"], t["log_nh_fit"] - t["log_nh"])):
-            ax.scatter(x, y, s=10, facecolors=face, edgecolors="C0", lw=0.6,
-                       label=f"fitted {label}")
     lo, hi = 19.5, 25.0
-    axes[0].plot([lo, hi], [lo, hi], color="0.4", lw=0.8)
-    for v in log_thresholds:
-        axes[0].axvline(v, color="0.7", lw=0.7, ls=":")
-        axes[0].axhline(v, color="0.7", lw=0.7, ls=":")
-    axes[0].set_xlim(lo, hi)
-    axes[0].set_ylim(lo, hi)
-    axes[0].set_xlabel(r"true log $N_{\rm H}$ [cm$^{-2}$]")
-    axes[0].set_ylabel(r"fitted log $N_{\rm H}$ [cm$^{-2}$]")
-    axes[0].legend(frameon=False, fontsize=7, loc="upper left")
+    for ax, x, y in ((axes[0], s["log_nh"], s["log_nh_fit_z"]),
+                     (axes[1], s["net_counts"], s["log_nh_fit_z"] - s["log_nh"]),
+                     (axes[2], s["log_nh"], s["log_nh_fit"])):
+        points = ax.scatter(x, y, s=10, c=s["redshift"], cmap="viridis", vmin=0.0, vmax=3.0,
+                            lw=0)
+    fig.colorbar(points, ax=axes[2], label="redshift")
+    for ax in (axes[0], axes[2]):
+        ax.plot([lo, hi], [lo, hi], color="0.4", lw=0.8)
+        for v in log_thresholds:
+            ax.axvline(v, color="0.7", lw=0.7, ls=":")
+            ax.axhline(v, color="0.7", lw=0.7, ls=":")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel(r"true log $N_{\rm H}$ [cm$^{-2}$]")
+    axes[0].set_ylabel(r"fitted log $N_{\rm H}$ (at the redshift) [cm$^{-2}$]")
+    axes[2].set_ylabel(r"fitted log $N_{\rm H}$ ($z = 0$) [cm$^{-2}$]")
     axes[1].axhline(0.0, color="0.4", lw=0.8)
     axes[1].set_xscale("log")
     axes[1].set_xlabel("net counts")

@@ -146,39 +146,50 @@ def simulate_spectra(sample: pd.DataFrame, setup: SpectralSetup, counts_band_kev
     return counts, back, expected_bkg
 
 
+#: Columns of :func:`fit_mock`.
+FIT_COLUMNS = ("net_counts", "stage", "log_norm_fit", "gamma_fit", "log_nh_fit", "statistic",
+               "gamma_fit_z", "log_nh_fit_z")
+
+
 def fit_mock(row, counts, background_counts, setup: SpectralSetup,
              background: BackgroundModel, cfg: dict) -> dict:
-    """The staged fit (best fit only) of one simulated spectrum, as the catalogue's: W-stat,
-    ``group_channels`` channels summed, the redshift ``redshift_fit`` (NaN: observed frame),
-    not fitted below ``min_net_counts`` net counts (counts minus the expected background).
+    """The staged fits (best fit only) of one simulated spectrum, as the catalogue's: W-stat,
+    ``group_channels`` channels summed, not fitted below ``min_net_counts`` net counts
+    (counts minus the expected background); once with the absorber at z = 0 (the
+    observed-frame column, ``log_nh_obs`` of the catalogue's fits, which the inversion
+    uses) and once at the source's redshift (``_z``: a catalogue source with a correct
+    counterpart redshift).
 
     Returns
     -------
     dict
-        ``net_counts, stage, log_norm_fit, gamma_fit, log_nh_fit, statistic``.
+        :data:`FIT_COLUMNS` (a spurious source has no redshift: NaN ``_z`` values).
     """
     net = float(np.sum(counts)) - float(row.bkg_expected)
-    out = {"net_counts": net, "stage": "not_fitted", "log_norm_fit": np.nan,
-           "gamma_fit": np.nan, "log_nh_fit": np.nan, "statistic": np.nan}
+    out = dict.fromkeys(FIT_COLUMNS, np.nan) | {"net_counts": net, "stage": "not_fitted"}
     if not net >= cfg["min_net_counts"]:
         return out
     g = cfg["group_channels"]
     response = setup.response(row).grouped(g)
-    z = float(row.redshift_fit) if np.isfinite(row.redshift_fit) else 0.0
-    model = AbsorbedPowerLaw(response, z, setup.instrument.nh_galactic_cm2,
-                             setup.instrument.absorber, cfg["scattered_fraction"],
-                             cfg["line_ew_kev"])
-    fitter = SpectralFit(model.counts, group(counts, g), group(background_counts, g),
-                         background.alpha)
-    stage, fit = staged_fit(fitter, net, cfg["gamma_fixed"], cfg["free_gamma_counts"],
-                            intervals=False, free_line_counts=cfg["free_line_counts"])
-    return {**out, "stage": stage, **{f"{k}_fit": fit.values[k] for k in ("log_norm", "gamma",
-                                                                         "log_nh")},
-            "statistic": fit.statistic}
+    for z, suffix in ((0.0, ""), (float(row.redshift), "_z")):
+        if not np.isfinite(z):
+            continue
+        model = AbsorbedPowerLaw(response, z, setup.instrument.nh_galactic_cm2,
+                                 setup.instrument.absorber, cfg["scattered_fraction"],
+                                 cfg["line_ew_kev"])
+        fitter = SpectralFit(model.counts, group(counts, g), group(background_counts, g),
+                             background.alpha)
+        stage, fit = staged_fit(fitter, net, cfg, intervals=False)
+        out |= {f"gamma_fit{suffix}": fit.values["gamma"],
+                f"log_nh_fit{suffix}": fit.values["log_nh"]}
+        if not suffix:
+            out |= {"stage": stage, "log_norm_fit": fit.values["log_norm"],
+                    "statistic": fit.statistic}
+    return out
 
 
 def draw_sample(inputs: pd.DataFrame, selected, spurious: pd.DataFrame, per_class: int,
-                n_spurious: int, log_thresholds, redshift_fraction: float, spectra_band: str,
+                n_spurious: int, log_thresholds, spectra_band: str,
                 vignetting_bands, counts_band_kev, rng) -> pd.DataFrame:
     """The simulated sources whose spectra are fitted: up to ``per_class`` replica inputs of
     each N_H class among those the survey detects, and ``n_spurious`` of the replicas'
@@ -194,19 +205,15 @@ def draw_sample(inputs: pd.DataFrame, selected, spurious: pd.DataFrame, per_clas
     spurious : pandas.DataFrame
         Spurious catalogue detections of the replicas in ``spectra_band``: ``net`` (counts)
         and ``exposure_ks``.
-    redshift_fraction : float
-        Fraction of the catalogue's sources with a redshift: each simulated source is fitted
-        at its redshift with this probability, else in the observed frame (as a catalogue
-        source without a counterpart redshift).
     rng : numpy.random.Generator
-        Draw order: the inputs of each class, the spurious detections, the redshifts used.
+        Draw order: the inputs of each class, then the spurious detections.
 
     Returns
     -------
     pandas.DataFrame
         ``component`` (class index, :data:`SPURIOUS` for spurious), ``replica, input_id,
         photon_index, log_nh, redshift, flux_int, log_lum_2_10, excess_counts, exposure_s``,
-        ``exposure_ks_<b>`` of the vignetting bands, ``redshift_fit``.
+        ``exposure_ks_<b>`` of the vignetting bands.
     """
     log_nh = np.log10(np.maximum(inputs["nh"].to_numpy(float), 1e19))
     cls = nh_class(log_nh, log_thresholds)
@@ -236,7 +243,4 @@ def draw_sample(inputs: pd.DataFrame, selected, spurious: pd.DataFrame, per_clas
         "excess_counts": spur["net"].to_numpy(float), "exposure_s": 1e3 * expo,
         **{f"exposure_ks_{band_suffix(b)}": expo for b in vignetting_bands}})
     sample = pd.concat([rows, fake], ignore_index=True)
-    with_z = rng.random(len(sample)) < redshift_fraction
-    sample["redshift_fit"] = np.where(with_z & np.isfinite(sample["redshift"]),
-                                      sample["redshift"], np.nan)
     return sample

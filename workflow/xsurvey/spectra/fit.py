@@ -293,7 +293,7 @@ def fit_columns(band_suffix: str) -> list[str]:
     the flux column (e.g. ``3_24``)."""
     return ["id", "name", "redshift", "net_counts", "stage", "statistic", "n_channels",
             "log_norm", "gamma", "gamma_lo", "gamma_hi", "log_nh", "log_nh_lo", "log_nh_hi",
-            "line_ew_kev", "line_ew_kev_lo", "line_ew_kev_hi",
+            "log_nh_obs", "line_ew_kev", "line_ew_kev_lo", "line_ew_kev_hi",
             f"flux_{band_suffix}", *(f"log_lum_{b}" for b in LUMINOSITY_BANDS)]
 
 
@@ -314,29 +314,29 @@ def intrinsic_luminosity(log_norm: float, gamma: float, redshift: float,
 LINE_START_KEV = 0.1
 
 
-def staged_fit(fitter: SpectralFit, net_counts: float, gamma_fixed: float,
-               free_gamma_counts: float, intervals: bool = True,
-               free_line_counts: float = np.inf) -> tuple[str, FitResult]:
+def staged_fit(fitter: SpectralFit, net_counts: float, settings: dict,
+               intervals: bool = True) -> tuple[str, FitResult]:
     """The staged fit of method.md §15.
 
-    The photon index fixed at ``gamma_fixed`` (N_H and the normalisation free, from each of
-    :data:`NH_STARTS`); from ``free_gamma_counts`` net counts the index free too, started
-    from the fixed-index fit; from ``free_line_counts`` net counts also the equivalent width
-    of the 6.4 keV line (below it the line keeps the model's fixed ``line_ew_kev``).
+    The photon index fixed at ``settings["gamma_fixed"]`` (N_H and the normalisation free,
+    from each of :data:`NH_STARTS`); from ``settings["free_gamma_counts"]`` net counts the
+    index free too, started from the fixed-index fit; from ``settings["free_line_counts"]``
+    (if given) net counts also the equivalent width of the 6.4 keV line (below it the line
+    keeps the model's fixed ``line_ew_kev``). ``settings`` is the ``spectra`` configuration.
     Returns the stage used (``gamma_fixed``, ``gamma_free``, ``gamma_free_line``) and its
     result, with 90% intervals of the free parameters but the normalisation unless
     ``intervals`` is False (best fit only, e.g. for the simulated spectra of the
     obscuration forward model).
     """
-    start = {"log_norm": -4.0, "gamma": gamma_fixed, "log_nh": 22.0}
+    start = {"log_norm": -4.0, "gamma": settings["gamma_fixed"], "log_nh": 22.0}
     best = None
     for log_nh in NH_STARTS:
         trial = fitter.fit({**start, "log_nh": log_nh}, ("log_norm", "log_nh"))
         if best is None or trial.statistic < best.statistic:
             best = trial
-    if net_counts < free_gamma_counts:
+    if net_counts < settings["free_gamma_counts"]:
         stage, free = "gamma_fixed", ("log_norm", "log_nh")
-    elif net_counts < free_line_counts:
+    elif net_counts < settings.get("free_line_counts", np.inf):
         stage, free = "gamma_free", ("log_norm", "gamma", "log_nh")
     else:
         stage, free = "gamma_free_line", ("log_norm", "gamma", "log_nh", "line_ew_kev")

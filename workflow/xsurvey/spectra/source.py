@@ -3,7 +3,7 @@ fit or draw: grouped counts, background, alpha and the model folded through its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +30,11 @@ class SourceSpectrum:
     exposure_s: float
     model: AbsorbedPowerLaw
 
-    def fitter(self) -> SpectralFit:
-        """The W-statistic fit of this spectrum."""
-        return SpectralFit(self.model.counts, self.counts, self.background, self.alpha)
+    def fitter(self, redshift: float | None = None) -> SpectralFit:
+        """The W-statistic fit of this spectrum (with the model at ``redshift`` if given,
+        e.g. 0 for the observed-frame column density)."""
+        model = self.model if redshift is None else replace(self.model, redshift=redshift)
+        return SpectralFit(model.counts, self.counts, self.background, self.alpha)
 
 
 def load_source_spectrum(files, stem: str, rmf, instrument, redshift: float,
