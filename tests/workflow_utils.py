@@ -40,7 +40,7 @@ def tiny_config(epochs=("e1", "e2"), bands=("3-8", "8-24")) -> dict:
     cfg["simulations"].update(replicas=20, chunk_size=10)
     cfg["counterparts"]["hard_band"] = "3-8"
     cfg["spectra"].update(band="3-8", fit_jobs=2)
-    cfg["obscuration"] = {"sample_per_class": 6, "spurious_sample": 3, "fit_jobs": 2,
+    cfg["obscuration"] = {"sample_per_class": 6, "spurious_sample": 3, "fit_jobs": 1,
                           "response_draws": 20}
     return cfg
 

@@ -17,8 +17,8 @@ from .test_envs import load_workflow
 
 pytestmark = pytest.mark.workflow
 
-#: the forward model of the obscuration bias (obscuration.fit_jobs = 2)
-OBSCURATION = {"obscuration_sample": 1, "obscuration_fit": 2, "obscuration_fractions": 1,
+#: the forward model of the obscuration bias (obscuration.fit_jobs = 1)
+OBSCURATION = {"obscuration_sample": 1, "obscuration_fit": 1, "obscuration_fractions": 1,
                "obscuration_figures": 1}
 DETECTION_AND_AFTER = {
     "detect": 2, "detect_epoch": 4, "detection_figure": 1, "detection_regions": 2,

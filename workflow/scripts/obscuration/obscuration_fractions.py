@@ -73,9 +73,9 @@ rng = np.random.default_rng(replica_seed(p.seed, snakemake.wildcards.stack, 1, "
 absent = [c for c, n, m in zip(obscuration.NH_CLASSES, simulated_n, matrix.sum(axis=1),
                                strict=False) if not (n > 0 and m > 0)]
 if absent:
-    log.warning("no %s source among the fitted simulated spectra (the replicas' population "
-                "has none, e.g. population.mode: paper): no intrinsic fractions",
-                " or ".join(absent))
+    log.warning("no %s source among the fitted simulated spectra (none in the replicas' "
+                "population, e.g. population.mode: paper, or no simulated spectrum): no "
+                "intrinsic fractions", " or ".join(absent))
     posterior = None
 else:
     posterior = obscuration.FractionPosterior(observed, detected, simulated_n, matrix,

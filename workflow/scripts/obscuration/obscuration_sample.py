@@ -43,11 +43,16 @@ spurious = detections[passing & (detections["input_id"].to_numpy() < 0)].reset_i
 
 extraction = pd.read_csv(snakemake.input.table)
 files = snakemake.input.files
-stems = [s for s, t in zip(extraction["file"], extraction["exposure_s"], strict=True) if t > 0]
-background = obscuration.background_model(files, stems)
 setup = obscuration.spectral_setup(inst, files, p.band, p.bands)
+cfg = dict(p.obscuration)
+if "exposure_s" in extraction and (extraction["exposure_s"] > 0).any():
+    background = obscuration.background_model(
+        files, extraction.loc[extraction["exposure_s"] > 0, "file"])
+else:   # the simulated spectra take the background of the catalogue's spectra
+    log.warning("no catalogue spectrum in %s: no simulated spectra", files)
+    background = obscuration.BackgroundModel(np.zeros(setup.rmf.channel.size), np.nan)
+    cfg.update(sample_per_class=0, spurious_sample=0)
 rng = np.random.default_rng(replica_seed(p.seed, snakemake.wildcards.stack, 0, "obscuration"))
-cfg = p.obscuration
 sample = obscuration.draw_sample(inputs, selected, spurious, cfg["sample_per_class"],
                                  cfg["spurious_sample"], log_thresholds,
                                  p.band, setup.vignetting_bands, p.counts_band_kev, rng)

@@ -319,7 +319,16 @@ def transmission(energy_kev, nh_cm2=0.0, redshift=0.0, absorber="transmitted"):
     """
     e = np.asarray(energy_kev, dtype=float)
     nh = np.asarray(nh_cm2, dtype=float)
-    tau = nh * photoelectric_cross_section(e * (1.0 + np.asarray(redshift, dtype=float)))
+    return absorber_transmission(
+        nh, nh * photoelectric_cross_section(e * (1.0 + np.asarray(redshift, dtype=float))),
+        absorber)
+
+
+def absorber_transmission(nh_cm2, tau_photoelectric, absorber="transmitted"):
+    """:func:`transmission` given the photoelectric depth ``tau_photoelectric`` = N_H
+    sigma_pe(E (1 + z)) (e.g. with the cross-sections of fixed energies computed once)."""
+    nh = np.asarray(nh_cm2, dtype=float)
+    tau = np.asarray(tau_photoelectric, dtype=float)
     if absorber == "photoelectric":
         return np.exp(-tau)
     if absorber == "transmitted":

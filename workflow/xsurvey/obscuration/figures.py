@@ -11,14 +11,20 @@ _LABELS = {"log_nh": r"intrinsic log $N_{\rm H}$ [cm$^{-2}$]",
 
 def detection_fraction(detection, title: str = ""):
     """Fraction of the replicas' sources in the catalogue against intrinsic N_H and
-    luminosity (``detection.csv``), with 68% intervals."""
+    luminosity (``detection.csv``), with 68% intervals; bins where none is detected are
+    drawn as upper limits at their interval's top."""
     fig, axes = plt.subplots(1, 2, figsize=(8.8, 3.6), layout="constrained", sharey=True)
     for ax, quantity in zip(axes, ("log_nh", "log_lum_2_10"), strict=True):
         t = detection[(detection["quantity"] == quantity) & (detection["n_input"] > 0)]
-        mid = 0.5 * (t["lo"] + t["hi"])
-        ax.errorbar(mid, t["fraction"], xerr=0.5 * (t["hi"] - t["lo"]),
-                    yerr=[t["fraction"] - t["fraction_lo"], t["fraction_hi"] - t["fraction"]],
+        seen, none = t[t["n_detected"] > 0], t[t["n_detected"] == 0]
+        ax.errorbar(0.5 * (seen["lo"] + seen["hi"]), seen["fraction"],
+                    xerr=0.5 * (seen["hi"] - seen["lo"]),
+                    yerr=[seen["fraction"] - seen["fraction_lo"],
+                          seen["fraction_hi"] - seen["fraction"]],
                     fmt="o", ms=3.5, color="C0", lw=1.0)
+        ax.errorbar(0.5 * (none["lo"] + none["hi"]), none["fraction_hi"],
+                    yerr=0.4 * none["fraction_hi"], uplims=True, fmt="none", color="C0",
+                    lw=1.0)
         ax.set_yscale("log")
         ax.set_xlabel(_LABELS[quantity])
     axes[0].set_ylabel("fraction in the catalogue")

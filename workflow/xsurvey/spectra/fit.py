@@ -121,14 +121,24 @@ class AbsorbedPowerLaw:
     scattered_fraction: float = 0.0
     line_ew_kev: float = 0.0
 
+    def __post_init__(self):
+        # what does not change during a fit: the photoelectric cross-sections at the bins'
+        # rest-frame energies and the Galactic transmission (spectral.photon_spectrum)
+        e = self.response.mid
+        self._sigma_rest = spectral.photoelectric_cross_section(e * (1.0 + self.redshift))
+        self._galactic = np.exp(-self.nh_galactic_cm2 * spectral.photoelectric_cross_section(e))
+        self._log_e = np.log(e)
+
     def photons(self, log_norm: float, gamma: float, log_nh: float,
                 line_ew_kev: float | None = None) -> np.ndarray:
-        e = self.response.mid
-        spectrum = spectral.photon_spectrum(e, gamma, 10.0 ** log_nh, self.redshift,
-                                            self.nh_galactic_cm2, self.absorber)
+        """:func:`xsurvey.instrument.spectral.photon_spectrum` (plus the scattered light
+        and the line) at the bins' mid energies, photons cm^-2 s^-1 keV^-1."""
+        power_law = np.exp(-gamma * self._log_e) * self._galactic
+        nh = 10.0 ** log_nh
+        spectrum = power_law * spectral.absorber_transmission(nh, nh * self._sigma_rest,
+                                                              self.absorber)
         if self.scattered_fraction:
-            spectrum = spectrum + self.scattered_fraction * spectral.photon_spectrum(
-                e, gamma, 0.0, self.redshift, self.nh_galactic_cm2, "photoelectric")
+            spectrum = spectrum + self.scattered_fraction * power_law
         ew = self.line_ew_kev if line_ew_kev is None else line_ew_kev
         if ew:
             spectrum = spectrum + ew * self.line_profile(gamma)
