@@ -234,6 +234,19 @@ def test_false_compton_thick_fits_come_mostly_from_lower_columns():
     assert origin["unobscured"] > 0.5 > origin["compton_thick"]
 
 
+def test_the_response_table_counts_each_subset():
+    """Four simulated sources by hand: P(measured | true) per subset, NaN for a class
+    without simulated sources."""
+    t = obscuration.response_table([0, 0, 1, 3], [1, 2, 2, 1],
+                                   {"all": np.ones(4, bool), "first": np.arange(4) < 1})
+    a = t[t["subset"] == "all"].set_index(["true_class", "measured"])
+    assert a.loc[("unobscured", "unobscured"), "probability"] == 0.5
+    assert a.loc[("obscured", "obscured"), "n"] == 1 and a["n"].sum() == 4
+    assert np.isnan(a.loc[("compton_thick", "obscured"), "probability"])
+    first = t[t["subset"] == "first"].set_index(["true_class", "measured"])
+    assert first["n"].sum() == 1 and first.loc[("unobscured", "unobscured"), "n"] == 1
+
+
 def test_the_posterior_refuses_a_response_of_the_wrong_shape():
     with pytest.raises(ValueError, match="4 outcomes and 4 components"):
         obscuration.FractionPosterior([1, 2, 3, 4], [1, 1, 1], [2, 2, 2], np.ones((3, 4)), 0.0,

@@ -38,20 +38,16 @@ subsets = {"all": np.ones(len(simulated), bool), "z<1": redshift < 1.0, "z>=1": 
            "log_lum_2_10<44": log_lum < 44.0, "log_lum_2_10>=44": log_lum >= 44.0}
 frames, matrices = [], {}
 for frame, (name, _) in FRAMES.items():
-    real = simulated[name] != ""       # spurious sources have no rest frame
-    outcome = simulated[name].where(real, obscuration.OUTCOMES[0]).map(
+    fitted_frame = (simulated[name] != "").to_numpy()    # spurious sources: no rest frame
+    outcome = simulated[name].where(fitted_frame, obscuration.OUTCOMES[0]).map(
         obscuration.OUTCOMES.index).to_numpy()
-    matrices[frame] = obscuration.response_counts(component[real], outcome[real])
-    for subset, sel in subsets.items():
-        counts = obscuration.response_counts(component[sel & real], outcome[sel & real])
-        totals = counts.sum(axis=1, keepdims=True)
-        frames.append(pd.DataFrame({
-            "frame": frame, "subset": subset,
-            "true_class": np.repeat(obscuration.COMPONENTS, len(obscuration.OUTCOMES)),
-            "measured": np.tile(obscuration.OUTCOMES, len(obscuration.COMPONENTS)),
-            "n": counts.ravel(),
-            "probability": (counts / np.where(totals > 0, totals, np.nan)).ravel()}))
-response = pd.concat(frames, ignore_index=True)
+    matrices[frame] = obscuration.response_counts(component[fitted_frame],
+                                                  outcome[fitted_frame])
+    frames.append(obscuration.response_table(
+        component, outcome, {k: v & fitted_frame for k, v in subsets.items()}).assign(
+        frame=frame))
+response = pd.concat(frames, ignore_index=True)[["frame", "subset", "true_class", "measured",
+                                                 "n", "probability"]]
 keep = (response["true_class"] != "spurious") | (
     (response["subset"] == "all") & (response["frame"] == "observed"))
 write_csv(response[keep], snakemake.output.response)
@@ -70,8 +66,10 @@ catalog = Table.read(snakemake.input.catalog)
 spurious_fraction = float(np.sum(catalog["p_spurious"])) / len(catalog) if len(catalog) else 0.0
 rng = np.random.default_rng(replica_seed(p.seed, snakemake.wildcards.stack, 1, "obscuration"))
 # every class must be in the replicas' population and among the fitted simulated sources
-absent = [c for c, n, m in zip(obscuration.NH_CLASSES, simulated_n, matrix.sum(axis=1),
-                               strict=False) if not (n > 0 and m > 0)]
+n_classes = len(obscuration.NH_CLASSES)
+absent = [c for c, n, m in zip(obscuration.NH_CLASSES, simulated_n,
+                               matrix[:n_classes].sum(axis=1), strict=True)
+          if not (n > 0 and m > 0)]
 if absent:
     log.warning("no %s source among the fitted simulated spectra (none in the replicas' "
                 "population, e.g. population.mode: paper, or no simulated spectrum): no "

@@ -14,6 +14,7 @@ from .inference import (
     naive_fraction,
     population_fraction,
     response_counts,
+    response_table,
 )
 from .mock import (
     FIT_COLUMNS,
@@ -62,6 +63,7 @@ __all__ = [
     "nh_class",
     "population_fraction",
     "response_counts",
+    "response_table",
     "rest_frame_luminosity",
     "simulate_spectra",
     "spectral_setup",

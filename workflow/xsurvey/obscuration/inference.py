@@ -56,6 +56,33 @@ def response_counts(component, outcome) -> np.ndarray:
     return counts
 
 
+def response_table(component, outcome, subsets: dict) -> pd.DataFrame:
+    """:func:`response_counts` and P(measured | true) of each subset of simulated sources.
+
+    Parameters
+    ----------
+    component, outcome : array_like of int
+        Per simulated source: index in :data:`COMPONENTS` and in :data:`OUTCOMES`.
+    subsets : dict
+        ``{name: boolean mask}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``subset, true_class, measured, n, probability`` (NaN for a class without sources).
+    """
+    component, outcome = np.asarray(component, int), np.asarray(outcome, int)
+    frames = []
+    for name, sel in subsets.items():
+        counts = response_counts(component[sel], outcome[sel])
+        totals = counts.sum(axis=1, keepdims=True)
+        frames.append(pd.DataFrame({
+            "subset": name, "true_class": np.repeat(COMPONENTS, len(OUTCOMES)),
+            "measured": np.tile(OUTCOMES, len(COMPONENTS)), "n": counts.ravel(),
+            "probability": (counts / np.where(totals > 0, totals, np.nan)).ravel()}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def population_fraction(log_nh_edges, log_nh_fractions, log_threshold: float) -> float:
     """Fraction of a population with log10 N_H uniform within bins (the replicas' model,
     :class:`xsurvey.population.SpectralDistribution`) above ``log_threshold``."""
