@@ -32,10 +32,10 @@ simulated["component"] = np.asarray(obscuration.COMPONENTS)[simulated["component
 write_csv(simulated, snakemake.output.simulated)
 
 component = simulated["component"].map(obscuration.COMPONENTS.index).to_numpy()
-redshift = simulated["redshift"].to_numpy(float)
-log_lum = simulated["log_lum_2_10"].to_numpy(float)
-subsets = {"all": np.ones(len(simulated), bool), "z<1": redshift < 1.0, "z>=1": redshift >= 1.0,
-           "log_lum_2_10<44": log_lum < 44.0, "log_lum_2_10>=44": log_lum >= 44.0}
+subsets = {"all": np.ones(len(simulated), bool)}
+for column, split in obscuration.RESPONSE_SPLITS.items():
+    values, name = simulated[column].to_numpy(float), "z" if column == "redshift" else column
+    subsets |= {f"{name}<{split:g}": values < split, f"{name}>={split:g}": values >= split}
 frames, matrices = [], {}
 for frame, (name, _) in FRAMES.items():
     fitted_frame = (simulated[name] != "").to_numpy()    # spurious sources: no rest frame

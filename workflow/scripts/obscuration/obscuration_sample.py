@@ -19,15 +19,15 @@ thresholds = pd.read_csv(snakemake.input.thresholds)
 inputs = pd.concat([pd.read_parquet(f) for f in snakemake.input.inputs], ignore_index=True)
 selected = obscuration.catalogue_selection(inputs, thresholds, p.level, p.bands)
 log_thresholds = np.log10(p.nh_thresholds)
-log_nh = np.log10(np.maximum(inputs["nh"].to_numpy(float), 1e19))
+log_nh = obscuration.log_column(inputs["nh"])
 log_lum = np.log10(obscuration.rest_frame_luminosity(
     inputs["flux_int"], inputs["photon_index"], inputs["redshift"], p.counts_band_kev))
 classes = np.r_[-np.inf, log_thresholds, np.inf]
 write_csv(pd.concat([
     obscuration.detection_fractions(log_nh, selected, classes, "nh_class"),
-    obscuration.detection_fractions(log_nh, selected, np.arange(20.0, 25.01, 0.25), "log_nh"),
-    obscuration.detection_fractions(log_lum, selected, np.arange(40.0, 47.01, 0.5),
-                                    "log_lum_2_10")], ignore_index=True),
+    *(obscuration.detection_fractions(values, selected, obscuration.DETECTION_BINS[name], name)
+      for name, values in (("log_nh", log_nh), ("log_lum_2_10", log_lum)))],
+    ignore_index=True),
     snakemake.output.detection)
 log.info("%d replica inputs, %d in the replicas' %.0f%% catalogues; per N_H class: %s",
          len(inputs), selected.sum(), 100 * p.level,

@@ -7,6 +7,7 @@ from .inference import (
     COMPONENTS,
     LEVEL_90,
     OUTCOMES,
+    RESPONSE_SPLITS,
     SUMMARY_COLUMNS,
     FractionPosterior,
     class_given_outcome,
@@ -29,22 +30,26 @@ from .mock import (
     spectral_setup,
 )
 from .selection import (
+    DETECTION_BINS,
     LEVEL_68,
     NH_CLASSES,
     binomial_interval,
     catalogue_selection,
     detection_fractions,
+    log_column,
     nh_class,
     rest_frame_luminosity,
 )
 
 __all__ = [
     "COMPONENTS",
+    "DETECTION_BINS",
     "FIT_COLUMNS",
     "LEVEL_68",
     "LEVEL_90",
     "NH_CLASSES",
     "OUTCOMES",
+    "RESPONSE_SPLITS",
     "SPURIOUS",
     "SUMMARY_COLUMNS",
     "BackgroundModel",
@@ -60,6 +65,7 @@ __all__ = [
     "fit_mock",
     "measured_outcome",
     "naive_fraction",
+    "log_column",
     "nh_class",
     "population_fraction",
     "response_counts",

@@ -35,6 +35,9 @@ COMPONENTS = (*NH_CLASSES, "spurious")
 #: Probability inside the wider intervals of the fractions.
 LEVEL_90 = 0.90
 
+#: Redshift and log10 L_2-10 (erg s^-1) that split the response table into subsets.
+RESPONSE_SPLITS = {"redshift": 1.0, "log_lum_2_10": 44.0}
+
 #: Keys of :meth:`FractionPosterior.summary`.
 SUMMARY_COLUMNS = ("intrinsic", "intrinsic_lo", "intrinsic_hi", "intrinsic_lo90",
                    "intrinsic_hi90")

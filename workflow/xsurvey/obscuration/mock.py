@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from xsurvey.instrument import band_suffix
-from xsurvey.obscuration.selection import nh_class, rest_frame_luminosity
+from xsurvey.obscuration.selection import log_column, nh_class, rest_frame_luminosity
 from xsurvey.population.model import powerlaw_energy_flux
 from xsurvey.spectra import (
     AbsorbedPowerLaw,
@@ -215,7 +215,7 @@ def draw_sample(inputs: pd.DataFrame, selected, spurious: pd.DataFrame, per_clas
         photon_index, log_nh, redshift, flux_int, log_lum_2_10, excess_counts, exposure_s``,
         ``exposure_ks_<b>`` of the vignetting bands.
     """
-    log_nh = np.log10(np.maximum(inputs["nh"].to_numpy(float), 1e19))
+    log_nh = log_column(inputs["nh"])
     cls = nh_class(log_nh, log_thresholds)
     selected = np.asarray(selected, bool)
     picks = []

@@ -25,6 +25,18 @@ NH_CLASSES = ("unobscured", "obscured", "compton_thick")
 #: Probability inside the two-sided intervals of the fractions (1 sigma).
 LEVEL_68 = 0.6827
 
+#: Bin edges of the detection fractions: log10 N_H (cm^-2) and log10 L_2-10 (erg s^-1).
+DETECTION_BINS = {"log_nh": np.arange(20.0, 25.01, 0.25),
+                  "log_lum_2_10": np.arange(40.0, 47.01, 0.5)}
+
+#: Smallest column (cm^-2) taken for an unabsorbed source (log10: 19), below any class.
+NH_FLOOR_CM2 = 1e19
+
+
+def log_column(nh_cm2) -> np.ndarray:
+    """log10 N_H (cm^-2) of the replicas' sources, unabsorbed ones at :data:`NH_FLOOR_CM2`."""
+    return np.log10(np.maximum(np.asarray(nh_cm2, float), NH_FLOOR_CM2))
+
 
 def nh_class(log_nh, log_thresholds) -> np.ndarray:
     """Class index of log10 N_H (cm^-2): 0 below the first threshold, 1 between, 2 above
