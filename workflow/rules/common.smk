@@ -226,7 +226,10 @@ def stack_events(wildcards):
     """The event files of a stack's observations, named ``events/<obs_id>_<module>``, and
     their own RMFs and ARFs when the table gives them (``rmf/...``, ``arf/...``)."""
     rows = OBS[OBS.epoch.isin(STACKS[wildcards.stack])]
-    columns = ["events", *(c for c in RESPONSE_COLUMNS if c in OBS and OBS[c].notna().all())]
+    columns = [
+        "events",
+        *(c for c in RESPONSE_COLUMNS if c in OBS and OBS[c].notna().all()),
+    ]
     return {
         input_key(col, f"{row.obs_id}_{row.module}"): str(getattr(row, col))
         for row in rows.itertuples()
