@@ -295,6 +295,28 @@ def test_event_counts_consistent(inst, cfg):
         assert poisson_ok(np.sum(in_band & (res.event_source_id >= 0)), mu_src), band
 
 
+def test_reprocessed_absorber_events_hold_the_iron_line(inst, cfg):
+    """A bright Compton-thick source with the reprocessed absorber: its events in the
+    channels of 6.36-6.44 keV are the continuum there plus the K-alpha line's counts
+    (:func:`xsurvey.instrument.spectral.fluorescence_lines`), Poisson within 4 sigma, and the
+    line is detected above the continuum."""
+    inst_r = dataclasses.replace(inst, absorber="reprocessed")
+    t = make_truth(150.1, 2.25, 3e-11, nh=1e24, inst=inst_r)
+    res = demo.simulate_observation(inst_r, t, ON_AXIS, cfg)
+    pi = np.asarray(res.events["PI"])[res.event_source_id >= 0]
+    lo, hi = inst.pi_bounds(6.36, 6.44)
+    n_line = int(np.sum((pi >= lo) & (pi < hi)))
+    scale = float(t["norm"][0]) * 50e3 * inst.eef(inst.psf.kernel_radius_arcsec)
+    e = np.linspace(6.36, 6.44, 81)
+    continuum = scale * np.trapezoid(spectral.photon_spectrum(
+        e, 1.8, 1e24, 0.0, inst.nh_galactic_cm2, "reprocessed") * inst.effective_area(e), e)
+    e_line, photons = spectral.fluorescence_lines(1.8, 1e24, 0.0, inst.nh_galactic_cm2,
+                                                  "reprocessed")
+    line = scale * float(photons[0] * inst.effective_area(e_line[0]))
+    assert line > 5 * np.sqrt(continuum)
+    assert poisson_ok(n_line, continuum + line)
+
+
 def test_bright_source_psf_and_position(inst, cfg):
     ra, dec = 150.1 + 20 / 3600, 2.25 - 13 / 3600
     t = make_truth(ra, dec, 1e-11)

@@ -64,6 +64,22 @@ def atomic_path(path):
             os.remove(tmp)
 
 
+def read_package_table(path, nodes: dict, regenerate: str) -> dict:
+    """Arrays of a table file shipped with the package (``.npz``), after checking that it
+    was made on ``nodes`` (``{name: expected value}``, compared exactly).
+
+    Raises
+    ------
+    RuntimeError
+        Naming the file and ``regenerate`` (how to remake it) when a node differs.
+    """
+    with np.load(path) as data:
+        if not all(np.array_equal(data[name], value) for name, value in nodes.items()):
+            raise RuntimeError(f"{path} was made with other nodes or photons: regenerate it "
+                               f"with {regenerate}")
+        return {name: np.array(data[name]) for name in data.files}
+
+
 def _open(path, what: str):
     path = Path(path)
     if not path.exists():

@@ -159,6 +159,34 @@ def _sample_rows(grid, pdf, rows, u):
     return grid[k] + t * (grid[k + 1] - grid[k])
 
 
+def _line_density(grid, line_kev, photons, area):
+    """Narrow lines on the trapezoid grid of :func:`_sample_rows`: each line's count rate
+    ``photons x A(E)`` as a spike of that area at the nearest interior node.
+
+    Parameters
+    ----------
+    grid : numpy.ndarray
+        Equally spaced energies, keV.
+    line_kev, photons : numpy.ndarray
+        ``(n_sources, n_lines)`` energies (keV) and photon fluxes
+        (:func:`xsurvey.instrument.spectral.fluorescence_lines`).
+    area : callable
+        Effective area, cm^2.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_sources, grid.size)`` count-rate density, ct s^-1 keV^-1 per unit norm.
+    """
+    step = grid[1] - grid[0]
+    out = np.zeros((line_kev.shape[0], grid.size))
+    k = np.rint((line_kev - grid[0]) / step).astype(np.intp)
+    inside = (k > 0) & (k < grid.size - 1) & (photons > 0)
+    rows = np.broadcast_to(np.arange(line_kev.shape[0])[:, None], k.shape)
+    np.add.at(out, (rows[inside], k[inside]), photons[inside] * area(line_kev[inside]) / step)
+    return out
+
+
 def _fov_mask(dx, dy, half_pix, roll_rad):
     c, s = np.cos(roll_rad), np.sin(roll_rad)
     return (np.abs(dx * c + dy * s) <= half_pix) & (np.abs(-dx * s + dy * c) <= half_pix)
@@ -356,9 +384,12 @@ def _source_events(instrument, truth, elements, members, wcs, inside, half_fov_p
     for j, b in enumerate(elements):
         mu[:, j] = rates[:, j] * factor * t_exp * instrument.vignetting(b, theta)
         e = _grid(b.e_lo_kev, b.e_hi_kev, ENERGY_STEP_KEV)       # event energies
-        pdfs.append((e, spectral.photon_spectrum(
+        pdf = spectral.photon_spectrum(
             e[None, :], gamma[:, None], nh[:, None], z[:, None], instrument.nh_galactic_cm2,
-            instrument.absorber) * instrument.effective_area(e)[None, :]))
+            instrument.absorber) * instrument.effective_area(e)[None, :]
+        lines = spectral.fluorescence_lines(gamma, nh, z, instrument.nh_galactic_cm2,
+                                            instrument.absorber)
+        pdfs.append((e, pdf + _line_density(e, *lines, instrument.effective_area)))
 
     eef_tab, r_tab = instrument.psf.inverse_eef_table()
     eef_max = eef_tab[-1]

@@ -16,6 +16,13 @@ from .core import (
     elementary_bands,
     load_instrument,
 )
+from .interactions import (
+    ELECTRONS_PER_H,
+    SIGMA_THOMSON_CM2,
+    klein_nishina_cross_section,
+    photoelectric_cross_section,
+    thomson_depth,
+)
 from .psf import (
     ComponentPSF,
     GaussianComponent,
@@ -27,22 +34,19 @@ from .psf import (
 )
 from .spectral import (
     ABSORBERS,
-    ELECTRONS_PER_H,
     FOLD_STEP_KEV,
     GRID_LOG_NH,
     GRID_PHOTON_INDEX,
     GRID_REDSHIFT,
     KEV_TO_ERG,
-    SIGMA_THOMSON_CM2,
     SPHERE_TABLE_FILE,
     SpectralGrid,
+    fluorescence_lines,
     fold,
-    photoelectric_cross_section,
     photon_spectrum,
     sphere_escape_fraction,
     sphere_path_lengths,
     sphere_table_values,
-    thomson_depth,
     transmission,
     write_sphere_table,
 )
@@ -74,7 +78,9 @@ __all__ = [
     "band_suffix",
     "disc_quadrature",
     "elementary_bands",
+    "fluorescence_lines",
     "fold",
+    "klein_nishina_cross_section",
     "load_instrument",
     "photoelectric_cross_section",
     "photon_spectrum",

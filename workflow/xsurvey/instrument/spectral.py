@@ -19,6 +19,11 @@ Absorbers (``absorber`` argument of :func:`photon_spectrum`):
   (:func:`sphere_escape_fraction`). Above N_H ~ 5e23 cm^-2 the scattered
   continuum hardens the 8-24 keV band; models of this kind (e.g. BNSphere,
   MYTorus) underlie published Compton-thick hardness thresholds.
+* ``"reprocessed"`` -- the same sphere with Compton recoil (Klein-Nishina) and iron
+  K fluorescence (:mod:`xsurvey.instrument.reprocessing`): the scattered light
+  depends on the photon index, and the escaping K-alpha and K-beta lines are
+  narrow lines (:func:`fluorescence_lines`) that :func:`fold` adds to its bands but
+  :func:`photon_spectrum` (a density) leaves out.
 
 Energies in keV, areas in cm^2, column densities in cm^-2, photon spectra in
 photons cm^-2 s^-1 keV^-1, energy fluxes in erg cm^-2 s^-1.
@@ -35,59 +40,22 @@ import numpy as np
 from numba import njit
 from scipy.interpolate import RegularGridInterpolator
 
-from xsurvey.io import atomic_path
+from xsurvey.instrument import reprocessing
+from xsurvey.instrument.interactions import (
+    MM83_COEFFICIENTS,
+    isotropic_direction,
+    photoelectric_cross_section,
+    scatter_direction,
+    thomson_cosine,
+    thomson_depth,
+)
+from xsurvey.io import atomic_path, read_package_table
 
 KEV_TO_ERG = 1.602176634e-9
 
 
-#: Thomson cross-section (cm^2) and electrons per hydrogen atom for solar abundances.
-SIGMA_THOMSON_CM2 = 6.6524587e-25
-
-
-ELECTRONS_PER_H = 1.21
-
-
-# Morrison & McCammon (1983, ApJ 270, 119) Table 2: photoelectric cross-section
-# per hydrogen atom, solar abundances, sigma = (c0 + c1 E + c2 E^2) E^-3 1e-24 cm^2.
-# Columns: upper edge of the interval (keV), c0, c1, c2. Above 10 keV the last
-# interval is extrapolated (the published fit stops at 10 keV).
-_MM83 = np.array(
-    [
-        [0.100, 17.3, 608.1, -2150.0],
-        [0.284, 34.6, 267.9, -476.1],
-        [0.400, 78.1, 18.8, 4.3],
-        [0.532, 71.4, 66.8, -51.4],
-        [0.707, 95.5, 145.8, -61.1],
-        [0.867, 308.9, -380.6, 294.0],
-        [1.303, 120.6, 169.3, -47.7],
-        [1.840, 141.3, 146.8, -31.5],
-        [2.471, 202.7, 104.7, -17.0],
-        [3.210, 342.7, 18.7, 0.0],
-        [4.038, 352.2, 18.7, 0.0],
-        [7.111, 433.9, -2.4, 0.75],
-        [8.331, 629.0, 30.9, 0.0],
-        [np.inf, 701.2, 25.2, 0.0],
-    ]
-)
-
-
-def photoelectric_cross_section(energy_kev):
-    """Photoelectric absorption cross-section per H atom (cm^2), MM83.
-
-    Parameters
-    ----------
-    energy_kev : array_like
-        Photon energies in keV (>= 0.03).
-    """
-    e = np.asarray(energy_kev, dtype=float)
-    idx = np.searchsorted(_MM83[:, 0], e, side="right")
-    idx = np.clip(idx, 0, len(_MM83) - 1)
-    c0, c1, c2 = _MM83[idx, 1], _MM83[idx, 2], _MM83[idx, 3]
-    return (c0 + c1 * e + c2 * e**2) / e**3 * 1e-24
-
-
 #: Absorber models of :func:`transmission`.
-ABSORBERS = ("photoelectric", "transmitted", "sphere")
+ABSORBERS = ("photoelectric", "transmitted", "sphere", "reprocessed")
 
 
 #: Thomson depth (centre to edge) nodes of the sphere table; 5 <=> N_H = 6.2e24 cm^-2.
@@ -104,24 +72,6 @@ _SPHERE_PHOTONS = 20_000
 _SPHERE_SEED = 1997
 
 
-def thomson_depth(nh_cm2):
-    """Thomson optical depth ``1.21 N_H sigma_T`` of a column (solar abundances)."""
-    return np.asarray(nh_cm2, dtype=float) * ELECTRONS_PER_H * SIGMA_THOMSON_CM2
-
-
-@njit(cache=True)
-def _thomson_cosine(u):
-    """Scattering-angle cosine with the Thomson phase function (1 + mu^2).
-
-    Inverse of the CDF ``(mu + mu^3/3 + 4/3) / (8/3) = u`` (Cardano's
-    formula for ``mu^3 + 3 mu - (8u - 4) = 0``).
-    """
-    r = 8.0 * u - 4.0
-    root = math.sqrt(0.25 * r * r + 1.0)
-    a, b = 0.5 * r + root, 0.5 * r - root
-    return math.copysign(abs(a) ** (1.0 / 3.0), a) + math.copysign(abs(b) ** (1.0 / 3.0), b)
-
-
 @njit(cache=True)
 def _sphere_walks(tau_thomson, n_photons, rng):
     """Compiled photon walks of :func:`sphere_path_lengths`."""
@@ -129,10 +79,7 @@ def _sphere_walks(tau_thomson, n_photons, rng):
     n_scat = np.zeros(n_photons, dtype=np.int64)
     mean_free = 1.0 / tau_thomson if tau_thomson > 0 else np.inf
     for i in range(n_photons):
-        dz = 2.0 * rng.random() - 1.0
-        phi = 2.0 * np.pi * rng.random()
-        st = math.sqrt(1.0 - dz * dz)
-        dx, dy = st * math.cos(phi), st * math.sin(phi)
+        dx, dy, dz = isotropic_direction(rng)
         x = y = z = 0.0
         length = 0.0
         while True:
@@ -145,17 +92,8 @@ def _sphere_walks(tau_thomson, n_photons, rng):
             length += free
             x, y, z = x + free * dx, y + free * dy, z + free * dz
             n_scat[i] += 1
-            ct = _thomson_cosine(rng.random())
-            stt = math.sqrt(max(1.0 - ct * ct, 0.0))
-            phi = 2.0 * np.pi * rng.random()
-            cp, sp = math.cos(phi), math.sin(phi)
-            perp = math.sqrt(max(1.0 - dz * dz, 0.0))
-            if perp < 1e-10:                       # along z: any perpendicular basis
-                dx, dy, dz = stt * cp, stt * sp, math.copysign(ct, dz)
-            else:
-                dx, dy, dz = (stt * (dx * dz * cp - dy * sp) / perp + dx * ct,
-                              stt * (dy * dz * cp + dx * sp) / perp + dy * ct,
-                              -stt * cp * perp + dz * ct)
+            dx, dy, dz = scatter_direction(dx, dy, dz, thomson_cosine(rng.random()),
+                                           2.0 * np.pi * rng.random())
         path[i] = length
     return path, n_scat
 
@@ -258,13 +196,10 @@ def write_sphere_table(path=SPHERE_TABLE_FILE) -> None:
 @functools.cache
 def _sphere_table():
     """The shipped sphere table (:data:`SPHERE_TABLE_FILE`), checked against its nodes."""
-    with np.load(SPHERE_TABLE_FILE) as data:
-        if not (np.array_equal(data["tau_s"], _SPHERE_TAU_S)
-                and np.array_equal(data["log_tau_a"], _SPHERE_LOG_TAU_A)
-                and int(data["photons"]) == _SPHERE_PHOTONS and int(data["seed"]) == _SPHERE_SEED):
-            raise RuntimeError(f"{SPHERE_TABLE_FILE} was made with other nodes or photons: "
-                               "regenerate it with xsurvey.instrument.write_sphere_table()")
-        return np.array(data["values"])
+    nodes = {"tau_s": _SPHERE_TAU_S, "log_tau_a": _SPHERE_LOG_TAU_A,
+             "photons": _SPHERE_PHOTONS, "seed": _SPHERE_SEED}
+    return read_package_table(SPHERE_TABLE_FILE, nodes,
+                              "xsurvey.instrument.write_sphere_table()")["values"]
 
 
 def sphere_escape_fraction(tau_thomson, tau_photoelectric):
@@ -300,12 +235,14 @@ def sphere_escape_fraction(tau_thomson, tau_photoelectric):
     return np.exp(excess - tau_a)
 
 
-def transmission(energy_kev, nh_cm2=0.0, redshift=0.0, absorber="transmitted"):
+def transmission(energy_kev, nh_cm2=0.0, redshift=0.0, absorber="transmitted",
+                 photon_index=None):
     """Transmission of an intrinsic absorber at the source redshift.
 
     ``exp(-N_H sigma_pe(E (1+z)))`` (photoelectric), times
-    ``exp(-1.21 N_H sigma_T)`` (transmitted), or
-    :func:`sphere_escape_fraction` (sphere).
+    ``exp(-1.21 N_H sigma_T)`` (transmitted), :func:`sphere_escape_fraction` (sphere) or
+    :func:`xsurvey.instrument.reprocessing.transmission` (reprocessed: depends on the
+    photon index; energy along the last axis).
 
     Parameters
     ----------
@@ -315,18 +252,22 @@ def transmission(energy_kev, nh_cm2=0.0, redshift=0.0, absorber="transmitted"):
         Column density, cm^-2.
     redshift : array_like
         Redshift of the absorber.
-    absorber : {"photoelectric", "transmitted", "sphere"}
+    absorber : {"photoelectric", "transmitted", "sphere", "reprocessed"}
+    photon_index : array_like, optional
+        Photon index (needed by the reprocessed absorber only).
     """
     e = np.asarray(energy_kev, dtype=float)
     nh = np.asarray(nh_cm2, dtype=float)
-    return absorber_transmission(
-        nh, nh * photoelectric_cross_section(e * (1.0 + np.asarray(redshift, dtype=float))),
-        absorber)
+    e_rest = e * (1.0 + np.asarray(redshift, dtype=float))
+    return absorber_transmission(nh, nh * photoelectric_cross_section(e_rest), absorber,
+                                 e_rest, photon_index)
 
 
-def absorber_transmission(nh_cm2, tau_photoelectric, absorber="transmitted"):
+def absorber_transmission(nh_cm2, tau_photoelectric, absorber="transmitted",
+                          energy_rest_kev=None, photon_index=None):
     """:func:`transmission` given the photoelectric depth ``tau_photoelectric`` = N_H
-    sigma_pe(E (1 + z)) (e.g. with the cross-sections of fixed energies computed once)."""
+    sigma_pe(E (1 + z)) (e.g. with the cross-sections of fixed energies computed once);
+    the reprocessed absorber also needs the rest-frame energies and the photon index."""
     nh = np.asarray(nh_cm2, dtype=float)
     tau = np.asarray(tau_photoelectric, dtype=float)
     if absorber == "photoelectric":
@@ -335,7 +276,39 @@ def absorber_transmission(nh_cm2, tau_photoelectric, absorber="transmitted"):
         return np.exp(-(tau + thomson_depth(nh)))
     if absorber == "sphere":
         return sphere_escape_fraction(thomson_depth(nh), tau)
+    if absorber == "reprocessed":
+        if energy_rest_kev is None or photon_index is None:
+            raise ValueError("the reprocessed absorber needs the rest-frame energies and the "
+                             "photon index")
+        return reprocessing.transmission(energy_rest_kev, nh, photon_index, tau)
     raise ValueError(f"unknown absorber {absorber!r}; expected one of {ABSORBERS}")
+
+
+def fluorescence_lines(photon_index, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=0.0,
+                       absorber="transmitted"):
+    """Narrow lines of the absorber: observed energies and photon fluxes per unit norm.
+
+    The reprocessed absorber's unscattered iron K-alpha and K-beta lines
+    (:func:`xsurvey.instrument.reprocessing.line_equivalent_widths`), at ``E / (1 + z)``,
+    ``EW E_obs^-Gamma / (1 + z)`` photons cm^-2 s^-1 per unit norm, through the Galactic
+    column; no lines (zero fluxes) for the other absorbers.
+
+    Returns
+    -------
+    energy : numpy.ndarray
+        Observed energies, keV, shape ``params + (2,)``.
+    photons : numpy.ndarray
+        Photon fluxes per unit norm, shape ``params + (2,)``.
+    """
+    g, nh, z, nh_gal = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in
+                                             (photon_index, nh_cm2, redshift, nh_galactic_cm2)))
+    rest = np.array([reprocessing.FE_KALPHA_KEV, reprocessing.FE_KBETA_KEV])
+    e = rest / (1.0 + z[..., None])
+    if absorber != "reprocessed":
+        return e, np.zeros_like(e)
+    ew = reprocessing.line_equivalent_widths(nh, g)
+    return e, (ew * e ** -g[..., None] / (1.0 + z[..., None])
+               * np.exp(-nh_gal[..., None] * photoelectric_cross_section(e)))
 
 
 def photon_spectrum(energy_kev, photon_index, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=0.0,
@@ -360,16 +333,17 @@ def photon_spectrum(energy_kev, photon_index, nh_cm2=0.0, redshift=0.0, nh_galac
         Intrinsic column density (cm^-2) and its redshift.
     nh_galactic_cm2 : array_like
         Galactic column (photoelectric, z = 0), cm^-2.
-    absorber : {"photoelectric", "transmitted", "sphere"}
+    absorber : {"photoelectric", "transmitted", "sphere", "reprocessed"}
 
     Returns
     -------
     numpy.ndarray
-        Photons cm^-2 s^-1 keV^-1 per unit norm; broadcast shape of the inputs.
+        Photons cm^-2 s^-1 keV^-1 per unit norm; broadcast shape of the inputs (the
+        reprocessed absorber's lines are apart: :func:`fluorescence_lines`).
     """
     e = np.asarray(energy_kev, dtype=float)
     return (e ** -np.asarray(photon_index, dtype=float)
-            * transmission(e, nh_cm2, redshift, absorber)
+            * transmission(e, nh_cm2, redshift, absorber, photon_index)
             * np.exp(-np.asarray(nh_galactic_cm2, dtype=float) * photoelectric_cross_section(e)))
 
 
@@ -410,7 +384,7 @@ def _energy_nodes(bands):
     edges = sorted({e for band in bands for e in band})
     pieces = [(lo, hi) for lo, hi in itertools.pairwise(edges)
               if any(b0 <= lo and hi <= b1 for b0, b1 in bands)]
-    edges_pe = _MM83[np.isfinite(_MM83[:, 0]), 0]
+    edges_pe = MM83_COEFFICIENTS[np.isfinite(MM83_COEFFICIENTS[:, 0]), 0]
     edges_pe = np.concatenate([edges_pe - 1e-7, edges_pe])      # both sides of each jump
     grids = [np.union1d(np.linspace(lo, hi, max(int(np.ceil((hi - lo) / FOLD_STEP_KEV - 1e-9)),
                                                 8) + 1),
@@ -438,7 +412,8 @@ def fold(bands_kev, photon_index, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=0.0,
     effective area (count rate; a diagonal response). The power law and the
     absorber are evaluated separately and combined by a matrix product, so a
     grid of photon indices times a grid of (N_H, z) costs one absorber
-    evaluation per (N_H, z).
+    evaluation per (N_H, z) (per (Gamma, N_H, z) for the reprocessed absorber, whose
+    narrow lines are added to the bands that hold them).
 
     Parameters
     ----------
@@ -446,7 +421,7 @@ def fold(bands_kev, photon_index, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=0.0,
         Band edges, keV.
     photon_index, nh_cm2, redshift, nh_galactic_cm2 : array_like
         Spectral parameters (broadcast together), see :func:`photon_spectrum`.
-    absorber : {"photoelectric", "transmitted", "sphere"}
+    absorber : {"photoelectric", "transmitted", "sphere", "reprocessed"}
     area : callable, optional
         Effective area A(E) in cm^2 (e.g. ``Instrument.effective_area``).
 
@@ -464,7 +439,9 @@ def fold(bands_kev, photon_index, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=0.0,
     shape = np.broadcast_shapes(gamma.shape, absorb[0].shape)
     bands = [(float(lo), float(hi)) for lo, hi in bands_kev]
     e, w = _energy_nodes(bands)
-    if (absorb[0].size + gamma.size * len(bands)) * e.size > _FOLD_BLOCK:
+    reprocessed = absorber == "reprocessed"       # its transmission depends on Gamma
+    n_absorb = math.prod(shape) if reprocessed else absorb[0].size
+    if (n_absorb + gamma.size * len(bands)) * e.size > _FOLD_BLOCK:
         # many spectra (source lists): fold block by block (memory bound)
         flat = [np.broadcast_to(v, shape).ravel() for v in (gamma, *absorb)]
         step = max(1, _FOLD_BLOCK // ((1 + len(bands)) * e.size))
@@ -474,14 +451,22 @@ def fold(bands_kev, photon_index, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=0.0,
         rate = (np.concatenate([p[1] for p in parts]).reshape(shape + (len(bands),))
                 if area is not None else None)
         return flux, rate
-    t = (transmission(e, absorb[0][..., None], absorb[1][..., None], absorber)
+    t = (transmission(e, absorb[0][..., None], absorb[1][..., None], absorber,
+                      gamma[..., None] if reprocessed else None)
          * np.exp(-absorb[2][..., None] * photoelectric_cross_section(e)))
     power = e ** -gamma[..., None]
+    if reprocessed:
+        e_line, line = fluorescence_lines(gamma, *absorb, absorber)
+        lo, hi = np.array(bands).T
+        in_band = (e_line[..., None, :] >= lo[:, None]) & (e_line[..., None, :] < hi[:, None])
     out = []
-    for weight in [e * KEV_TO_ERG] + ([area(e)] if area is not None else []):
+    for weight in [lambda x: x * KEV_TO_ERG] + ([area] if area is not None else []):
         # (..., 1, n_e) x (n_bands, n_e)^T x ... : per band sum of power * weight * t
-        pw = power[..., None, :] * (w * weight)                    # (..., n_bands, n_e)
-        out.append(np.matmul(pw, t[..., :, None])[..., 0])
+        pw = power[..., None, :] * (w * weight(e))                 # (..., n_bands, n_e)
+        folded = np.matmul(pw, t[..., :, None])[..., 0]
+        if reprocessed:                                            # + the narrow lines
+            folded = folded + np.sum(in_band * (line * weight(e_line))[..., None, :], axis=-1)
+        out.append(folded)
     return out[0], (out[1] if area is not None else None)
 
 

@@ -16,7 +16,7 @@ from astropy.cosmology import Planck18
 from scipy.optimize import brentq, minimize, minimize_scalar
 from scipy.special import xlogy
 
-from xsurvey.instrument import spectral
+from xsurvey.instrument import reprocessing, spectral
 
 #: Delta statistic of a 90% interval of one parameter (chi^2 with 1 dof).
 DELTA_90 = 2.705543454095404
@@ -97,7 +97,7 @@ def group(counts, factor: int) -> np.ndarray:
 
 
 #: Rest-frame energy (keV) of the iron K-alpha fluorescence line.
-FE_KALPHA_KEV = 6.4
+FE_KALPHA_KEV = reprocessing.FE_KALPHA_KEV
 
 
 @dataclass
@@ -108,7 +108,9 @@ class AbsorbedPowerLaw:
     fraction ``f_scat`` of the same power law, plus a narrow Fe K-alpha line at 6.4 keV
     (rest frame, unresolved: the RMF gives its width) of equivalent width ``line_ew_kev``
     against the unabsorbed power law, seen through the Galactic column only (fluorescence
-    of the surrounding gas, not of the line of sight).
+    of the surrounding gas, not of the line of sight). With the ``"reprocessed"`` absorber
+    the absorber's own K-alpha and K-beta lines (their equivalent widths set by N_H and
+    Gamma, :func:`xsurvey.instrument.spectral.fluorescence_lines`) come on top.
 
     Parameters are ``log_norm`` (log10 K), ``gamma``, ``log_nh`` (log10 cm^-2) and
     ``line_ew_kev`` (rest-frame keV; default the model's fixed ``line_ew_kev``).
@@ -125,7 +127,8 @@ class AbsorbedPowerLaw:
         # what does not change during a fit: the photoelectric cross-sections at the bins'
         # rest-frame energies and the Galactic transmission (spectral.photon_spectrum)
         e = self.response.mid
-        self._sigma_rest = spectral.photoelectric_cross_section(e * (1.0 + self.redshift))
+        self._e_rest = e * (1.0 + self.redshift)
+        self._sigma_rest = spectral.photoelectric_cross_section(self._e_rest)
         self._galactic = np.exp(-self.nh_galactic_cm2 * spectral.photoelectric_cross_section(e))
         self._log_e = np.log(e)
 
@@ -135,21 +138,26 @@ class AbsorbedPowerLaw:
         and the line) at the bins' mid energies, photons cm^-2 s^-1 keV^-1."""
         power_law = np.exp(-gamma * self._log_e) * self._galactic
         nh = 10.0 ** log_nh
-        spectrum = power_law * spectral.absorber_transmission(nh, nh * self._sigma_rest,
-                                                              self.absorber)
+        spectrum = power_law * spectral.absorber_transmission(
+            nh, nh * self._sigma_rest, self.absorber, self._e_rest, gamma)
         if self.scattered_fraction:
             spectrum = spectrum + self.scattered_fraction * power_law
         ew = self.line_ew_kev if line_ew_kev is None else line_ew_kev
         if ew:
             spectrum = spectrum + ew * self.line_profile(gamma)
+        if self.absorber == "reprocessed":
+            ew_ka, ew_kb = reprocessing.line_equivalent_widths(nh, gamma)
+            spectrum = (spectrum + ew_ka * self.line_profile(gamma)
+                        + ew_kb * self.line_profile(gamma, reprocessing.FE_KBETA_KEV))
         return 10.0 ** log_norm * spectrum
 
-    def line_profile(self, gamma: float) -> np.ndarray:
-        """Photons cm^-2 s^-1 keV^-1 (per unit K) of a line of rest-frame equivalent width
-        1 keV: ``E_obs^-Gamma / (1 + z)`` photons in the model bin holding ``E_obs = 6.4 /
-        (1 + z)``, Galactic absorption applied."""
+    def line_profile(self, gamma: float, energy_kev: float = FE_KALPHA_KEV) -> np.ndarray:
+        """Photons cm^-2 s^-1 keV^-1 (per unit K) of a line of rest-frame energy
+        ``energy_kev`` (default Fe K-alpha) and equivalent width 1 keV: ``E_obs^-Gamma /
+        (1 + z)`` photons in the model bin holding ``E_obs = energy_kev / (1 + z)``,
+        Galactic absorption applied."""
         r = self.response
-        e_obs = FE_KALPHA_KEV / (1.0 + self.redshift)
+        e_obs = energy_kev / (1.0 + self.redshift)
         k = np.searchsorted(r.energ_hi, e_obs, side="right")
         out = np.zeros(r.mid.size)
         if 0 <= k < out.size and r.energ_lo[k] <= e_obs:
