@@ -31,7 +31,7 @@ attenuation is grey and cancels in HR; Klein-Nishina would add +0.006). The
 escapes a uniform sphere and gives 0.670, closer to the ~0.74 quoted for
 NuSTAR from torus models (not verified against the papers). The
 "reprocessed" absorber (recoil and iron fluorescence,
-:mod:`xsurvey.instrument.reprocessing`) gives 0.596: the recoil and the K
+:mod:`xsurvey.instrument.reprocessing`) gives 0.593: the recoil and the K
 lines soften what escapes. Compton-thin tracks (N_H <= 1e23) agree to 0.003
 between transmitted and sphere. The demo survey simulates the instrument's
 model, so its truth lies on these tracks.

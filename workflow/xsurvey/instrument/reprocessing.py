@@ -327,13 +327,40 @@ def _reprocessed(nh_cm2, photon_index, part):
     return out * scale.reshape(-1, *([1] * (out.ndim - 1)))
 
 
+def _scattered_density(nh_cm2, photon_index):
+    """Scattered photons per rest-frame keV at the table's bin centres for each (N_H, Gamma)
+    pair (1-D arrays of equal length), per unit norm of ``E^-Gamma``: ``(n, n_bins)``."""
+    return _reprocessed(nh_cm2, photon_index, 0) / np.diff(TABLE_ENERGY_EDGES_KEV)
+
+
+def _density_weights(energy_rest_kev):
+    """Linear interpolation of a density given at the table's bin centres (log-spaced):
+    lower centre index ``k`` and weight ``w`` of the upper one for each energy, and whether
+    the energy lies within the table (outside, the scattered light is 0)."""
+    e = np.asarray(energy_rest_kev, dtype=float)
+    mid = np.sqrt(TABLE_ENERGY_EDGES_KEV[:-1] * TABLE_ENERGY_EDGES_KEV[1:])
+    k = np.clip(np.searchsorted(mid, e) - 1, 0, mid.size - 2)
+    w = np.clip((e - mid[k]) / (mid[k + 1] - mid[k]), 0.0, 1.0)
+    inside = (e >= TABLE_ENERGY_EDGES_KEV[0]) & (e <= TABLE_ENERGY_EDGES_KEV[-1])
+    return k, w, inside
+
+
+def direct_transmission(energy_rest_kev, nh_cm2, tau_photoelectric=None):
+    """The unscattered light ``exp(-N_H (sigma_pe + 1.21 sigma_KN))`` at rest-frame energies
+    (broadcast); ``tau_photoelectric`` = N_H sigma_pe when already known."""
+    e = np.asarray(energy_rest_kev, dtype=float)
+    nh = np.asarray(nh_cm2, dtype=float)
+    tau = nh * photoelectric_cross_section(e) if tau_photoelectric is None else tau_photoelectric
+    return np.exp(-(tau + nh * ELECTRONS_PER_H * klein_nishina_cross_section(e)))
+
+
 def transmission(energy_rest_kev, nh_cm2, photon_index, tau_photoelectric=None):
     """Escaping light of a power law ``E^-Gamma`` through the sphere, divided by the power
-    law, at rest-frame energies: the direct light ``exp(-N_H (sigma_pe + 1.21 sigma_KN))``
-    plus the scattered continuum (the lines are apart, :func:`line_equivalent_widths`).
+    law, at rest-frame energies: :func:`direct_transmission` plus the scattered continuum
+    (the lines are apart, :func:`line_equivalent_widths`).
 
-    The table's output bins are interpolated linearly in log energy (log of the photon
-    density); outside the table's energies the scattered part is 0.
+    The scattered photon density is interpolated linearly between the table's bin centres
+    (as in :func:`fold_scattered`); outside the table's energies it is 0.
 
     Parameters
     ----------
@@ -354,24 +381,57 @@ def transmission(energy_rest_kev, nh_cm2, photon_index, tau_photoelectric=None):
                                      (energy_rest_kev, nh_cm2, photon_index)))
     if e.ndim == 0:
         return transmission(e[None], nh[None], g[None], tau_photoelectric)[0]
-    tau = (nh * photoelectric_cross_section(e) if tau_photoelectric is None
-           else tau_photoelectric)
-    direct = np.exp(-(tau + nh * ELECTRONS_PER_H * klein_nishina_cross_section(e)))
     pairs = np.stack([nh[..., 0].ravel(), g[..., 0].ravel()], axis=1)
     unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    dens = _reprocessed(unique[:, 0], unique[:, 1], 0) / np.diff(TABLE_ENERGY_EDGES_KEV)
-    tiny = np.finfo(float).tiny
-    log_dens = np.log(np.maximum(dens, tiny))
-    log_mid = np.log(np.sqrt(TABLE_ENERGY_EDGES_KEV[:-1] * TABLE_ENERGY_EDGES_KEV[1:]))
-    log_e = np.log(e).reshape(-1, e.shape[-1])
-    k = np.clip(np.searchsorted(log_mid, log_e) - 1, 0, log_mid.size - 2)
-    w = np.clip((log_e - log_mid[k]) / (log_mid[k + 1] - log_mid[k]), 0.0, 1.0)
-    row = inverse.reshape(-1, 1)
-    value = np.exp(log_dens[row, k] + w * (log_dens[row, k + 1] - log_dens[row, k]))
-    inside = ((log_e >= np.log(TABLE_ENERGY_EDGES_KEV[0]))
-              & (log_e <= np.log(TABLE_ENERGY_EDGES_KEV[-1])) & (value > tiny))
-    scattered = np.where(inside, value * np.exp(g.reshape(log_e.shape) * log_e), 0.0)
-    return direct + scattered.reshape(e.shape)
+    dens = _scattered_density(unique[:, 0], unique[:, 1])
+    rows = inverse.reshape(-1, 1)
+    k, w, inside = _density_weights(e.reshape(rows.size, -1))
+    scattered = np.where(inside, (1.0 - w) * dens[rows, k] + w * dens[rows, k + 1], 0.0)
+    return (direct_transmission(e, nh, tau_photoelectric)
+            + (scattered * e.reshape(rows.size, -1) ** g.reshape(rows.size, -1)).reshape(e.shape))
+
+
+def fold_scattered(energy_kev, band_weights, photon_index, nh_cm2, redshift, galactic_nh_cm2):
+    """Band sums ``sum_e band_weights[b, e] N_scat(e)`` of the scattered continuum in the
+    observed frame, per unit norm of the observed power law ``E^-Gamma``.
+
+    ``N_scat(e) = (1 + z)^Gamma n(e (1 + z)) exp(-N_H,gal sigma_pe(e))`` with ``n`` the
+    scattered density of :func:`transmission` (the same interpolation); written as a matrix
+    product over the table's bins, one matrix per distinct (z, N_H,gal), so a grid of many
+    (Gamma, N_H) costs one product each instead of an interpolation at every energy.
+
+    Parameters
+    ----------
+    energy_kev : numpy.ndarray
+        ``(n_e,)`` observed energies (keV) of the band sums' nodes.
+    band_weights : numpy.ndarray
+        ``(n_bands, n_e)`` weights (e.g. trapezoid weights times energy or area).
+    photon_index, nh_cm2, redshift, galactic_nh_cm2 : array_like
+        Spectral parameters, broadcast together.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``params + (n_bands,)``.
+    """
+    g, nh, z, gal = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in
+                                          (photon_index, nh_cm2, redshift, galactic_nh_cm2)))
+    pairs, pair_of = np.unique(np.stack([nh.ravel(), g.ravel()], axis=1), axis=0,
+                               return_inverse=True)
+    dens = _scattered_density(pairs[:, 0], pairs[:, 1])
+    frames, frame_of = np.unique(np.stack([z.ravel(), gal.ravel()], axis=1), axis=0,
+                                 return_inverse=True)
+    n_bins, n_bands = dens.shape[1], band_weights.shape[0]
+    out = np.empty((g.size, n_bands))
+    for f, (zf, gal_f) in enumerate(frames):
+        k, w, inside = _density_weights(energy_kev * (1.0 + zf))
+        bw = band_weights * (inside * np.exp(-gal_f * photoelectric_cross_section(energy_kev)))
+        matrix = np.zeros((n_bins, n_bands))
+        np.add.at(matrix, k, ((1.0 - w) * bw).T)
+        np.add.at(matrix, k + 1, (w * bw).T)
+        sel = np.flatnonzero(frame_of.ravel() == f)
+        out[sel] = ((1.0 + zf) ** g.ravel()[sel, None]) * (dens[pair_of.ravel()[sel]] @ matrix)
+    return out.reshape(g.shape + (n_bands,))
 
 
 def line_equivalent_widths(nh_cm2, photon_index):

@@ -412,8 +412,9 @@ def fold(bands_kev, photon_index, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=0.0,
     effective area (count rate; a diagonal response). The power law and the
     absorber are evaluated separately and combined by a matrix product, so a
     grid of photon indices times a grid of (N_H, z) costs one absorber
-    evaluation per (N_H, z) (per (Gamma, N_H, z) for the reprocessed absorber, whose
-    narrow lines are added to the bands that hold them).
+    evaluation per (N_H, z); the reprocessed absorber's scattered light
+    (:func:`xsurvey.instrument.reprocessing.fold_scattered`) and narrow lines are added to
+    the bands.
 
     Parameters
     ----------
@@ -439,9 +440,8 @@ def fold(bands_kev, photon_index, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=0.0,
     shape = np.broadcast_shapes(gamma.shape, absorb[0].shape)
     bands = [(float(lo), float(hi)) for lo, hi in bands_kev]
     e, w = _energy_nodes(bands)
-    reprocessed = absorber == "reprocessed"       # its transmission depends on Gamma
-    n_absorb = math.prod(shape) if reprocessed else absorb[0].size
-    if (n_absorb + gamma.size * len(bands)) * e.size > _FOLD_BLOCK:
+    reprocessed = absorber == "reprocessed"   # its scattered light depends on Gamma
+    if (absorb[0].size + gamma.size * len(bands)) * e.size > _FOLD_BLOCK:
         # many spectra (source lists): fold block by block (memory bound)
         flat = [np.broadcast_to(v, shape).ravel() for v in (gamma, *absorb)]
         step = max(1, _FOLD_BLOCK // ((1 + len(bands)) * e.size))
@@ -451,9 +451,10 @@ def fold(bands_kev, photon_index, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=0.0,
         rate = (np.concatenate([p[1] for p in parts]).reshape(shape + (len(bands),))
                 if area is not None else None)
         return flux, rate
-    t = (transmission(e, absorb[0][..., None], absorb[1][..., None], absorber,
-                      gamma[..., None] if reprocessed else None)
-         * np.exp(-absorb[2][..., None] * photoelectric_cross_section(e)))
+    nh, z = absorb[0][..., None], absorb[1][..., None]
+    direct = (reprocessing.direct_transmission(e * (1.0 + z), nh) if reprocessed
+              else transmission(e, nh, z, absorber))
+    t = direct * np.exp(-absorb[2][..., None] * photoelectric_cross_section(e))
     power = e ** -gamma[..., None]
     if reprocessed:
         e_line, line = fluorescence_lines(gamma, *absorb, absorber)
@@ -464,8 +465,9 @@ def fold(bands_kev, photon_index, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=0.0,
         # (..., 1, n_e) x (n_bands, n_e)^T x ... : per band sum of power * weight * t
         pw = power[..., None, :] * (w * weight(e))                 # (..., n_bands, n_e)
         folded = np.matmul(pw, t[..., :, None])[..., 0]
-        if reprocessed:                                            # + the narrow lines
-            folded = folded + np.sum(in_band * (line * weight(e_line))[..., None, :], axis=-1)
+        if reprocessed:                  # + the scattered continuum and the narrow lines
+            folded = (folded + reprocessing.fold_scattered(e, w * weight(e), gamma, *absorb)
+                      + np.sum(in_band * (line * weight(e_line))[..., None, :], axis=-1))
         out.append(folded)
     return out[0], (out[1] if area is not None else None)
 
