@@ -153,6 +153,8 @@ def test_transmission_limits_and_lines():
     assert ew[0] < 1e-3 and ew[1] > 0.05 and ew[2] < ew[1] / 2
     with pytest.raises(ValueError, match="tabulated up to"):
         reprocessing.transmission(e, 1e25, 1.8)
+    with pytest.raises(ValueError, match="constant along the energy axis"):
+        reprocessing.transmission(e, 1e23, [1.6, 1.8, 2.0, 2.2])
 
 
 def test_fold_adds_the_lines_and_the_scattered_light(nustar):

@@ -381,6 +381,9 @@ def transmission(energy_rest_kev, nh_cm2, photon_index, tau_photoelectric=None):
                                      (energy_rest_kev, nh_cm2, photon_index)))
     if e.ndim == 0:
         return transmission(e[None], nh[None], g[None], tau_photoelectric)[0]
+    if np.any(nh != nh[..., :1]) or np.any(g != g[..., :1]):
+        raise ValueError("reprocessed transmission: N_H and the photon index must be constant "
+                         "along the energy axis (the last one)")
     pairs = np.stack([nh[..., 0].ravel(), g[..., 0].ravel()], axis=1)
     unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
     dens = _scattered_density(unique[:, 0], unique[:, 1])
