@@ -4,9 +4,13 @@ import os
 
 import numpy as np
 import pytest
+import yaml
 from astropy.io import fits
 from astropy.table import Table
 
+from xsurvey.instrument import SpectralGrid, fold, load_instrument
+
+from ..conftest import NUSTAR
 from ..workflow_utils import (
     make_workdir,
     real_data_workdir,
@@ -181,9 +185,25 @@ def test_real_data_run_from_the_template(tmp_path, tiny_run):
 
 
 def test_single_observation_and_module(tmp_path, tiny_run):
-    """The smallest survey (one observation of one module, 20 replicas) finishes."""
+    """The smallest survey (one observation of one module, 20 replicas) finishes, with the
+    instrument file's absorber set to ``reprocessed`` (recoil, iron lines): the replicas'
+    spectral table of the run is that absorber's fold (method.md §12), not the sphere's."""
     work = real_data_workdir(tmp_path, tiny_run, modules=("FPMA",), epochs=("cycle5",))
+    inst_cfg = yaml.safe_load(NUSTAR.read_text())
+    inst_cfg["spectrum"]["absorber"] = "reprocessed"
+    (work / "nustar_reprocessed.yaml").write_text(yaml.safe_dump(inst_cfg, sort_keys=False))
+    cfg = yaml.safe_load((work / "my_config.yaml").read_text())
+    cfg["instrument"] = "nustar_reprocessed.yaml"
+    (work / "my_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     run_snakemake(work, "--configfile", "my_config.yaml")
     res = work / "results"
     assert (res / "catalog" / "deep" / "catalog_95.fits").exists()
     assert (res / "figures" / "deep" / "lognlogs_replicas.png").stat().st_size > 0
+    assert (res / "spectra" / "deep" / "fits.csv").exists()
+    grid = SpectralGrid.load(res / "population" / "grid.npz")
+    _, rate = grid(np.array([1.8]), np.array([1e24]), np.array([0.0]))     # a node
+    inst = load_instrument(work / "nustar_reprocessed.yaml")
+    for absorber, close in (("reprocessed", True), ("sphere", False)):
+        _, expected = fold(grid.bands_kev, 1.8, 1e24, 0.0, inst.nh_galactic_cm2, absorber,
+                           inst.effective_area)
+        assert np.allclose(rate[0], expected, rtol=1e-9) == close, absorber
