@@ -157,6 +157,18 @@ def test_transmission_limits_and_lines():
         reprocessing.transmission(e, 1e23, [1.6, 1.8, 2.0, 2.2])
 
 
+def test_fixed_energies_are_the_general_functions():
+    """The fitted model's fast path (:class:`reprocessing.FixedEnergies`) gives the same
+    transmission and line equivalent widths as the general functions."""
+    e = np.geomspace(3.0, 60.0, 300)
+    fixed = reprocessing.FixedEnergies(e)
+    for nh, gamma in ((1e20, 2.2), (2e22, 1.6), (1e24, 1.9), (5e24, 1.0)):
+        t, ew = fixed(nh, gamma, nh * interactions.photoelectric_cross_section(e))
+        np.testing.assert_allclose(t, reprocessing.transmission(e, nh, gamma), rtol=1e-12)
+        np.testing.assert_allclose(ew, reprocessing.line_equivalent_widths(nh, gamma),
+                                   rtol=1e-12)
+
+
 def test_fold_adds_the_lines_and_the_scattered_light(nustar):
     """:func:`spectral.fold` with the reprocessed absorber against a fine integral of its
     continuum (:func:`spectral.photon_spectrum`) plus its lines at their energies, at z = 0

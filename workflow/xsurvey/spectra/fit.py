@@ -131,6 +131,8 @@ class AbsorbedPowerLaw:
         self._sigma_rest = spectral.photoelectric_cross_section(self._e_rest)
         self._galactic = np.exp(-self.nh_galactic_cm2 * spectral.photoelectric_cross_section(e))
         self._log_e = np.log(e)
+        self._reprocessed = (reprocessing.FixedEnergies(self._e_rest)
+                             if self.absorber == "reprocessed" else None)
 
     def photons(self, log_norm: float, gamma: float, log_nh: float,
                 line_ew_kev: float | None = None) -> np.ndarray:
@@ -138,15 +140,17 @@ class AbsorbedPowerLaw:
         and the line) at the bins' mid energies, photons cm^-2 s^-1 keV^-1."""
         power_law = np.exp(-gamma * self._log_e) * self._galactic
         nh = 10.0 ** log_nh
-        spectrum = power_law * spectral.absorber_transmission(
-            nh, nh * self._sigma_rest, self.absorber, self._e_rest, gamma)
+        if self._reprocessed is None:
+            t = spectral.absorber_transmission(nh, nh * self._sigma_rest, self.absorber)
+        else:
+            t, (ew_ka, ew_kb) = self._reprocessed(nh, gamma, nh * self._sigma_rest)
+        spectrum = power_law * t
         if self.scattered_fraction:
             spectrum = spectrum + self.scattered_fraction * power_law
         ew = self.line_ew_kev if line_ew_kev is None else line_ew_kev
         if ew:
             spectrum = spectrum + ew * self.line_profile(gamma)
-        if self.absorber == "reprocessed":
-            ew_ka, ew_kb = reprocessing.line_equivalent_widths(nh, gamma)
+        if self._reprocessed is not None:
             spectrum = (spectrum + ew_ka * self.line_profile(gamma)
                         + ew_kb * self.line_profile(gamma, reprocessing.FE_KBETA_KEV))
         return 10.0 ** log_norm * spectrum
