@@ -310,27 +310,33 @@ def _incident_photons(photon_index):
     return mid ** -g * (hi - lo)
 
 
-def _reprocessed(nh_cm2, photon_index, part):
-    """Table ``part`` (0: continuum, 1: lines) folded with ``E^-Gamma`` for each (N_H,
-    Gamma) pair (1-D arrays of equal length): ``(n, n_out)`` or ``(n, 2)`` photons per
-    unit norm (rest frame)."""
-    table = _table()[part]
+@functools.cache
+def _joint_table():
+    """Continuum and lines of the table side by side: ``(n_nh, n_in, n_out + 2)``."""
+    continuum, lines = _table()
+    return np.concatenate([continuum, lines], axis=2)
+
+
+def _reprocessed(nh_cm2, photon_index):
+    """The table folded with ``E^-Gamma`` for each (N_H, Gamma) pair (1-D arrays of equal
+    length), per unit norm, rest frame: the scattered photons per keV at the table's bin
+    centres ``(n, n_out)`` and the unscattered K-alpha and K-beta photons ``(n, 2)``."""
+    table = _joint_table()
     j, f, scale = _node_weights(nh_cm2)
     inc = _incident_photons(photon_index)
-    out = np.zeros((j.size,) + table.shape[2:])
+    out = np.empty((j.size, table.shape[2]))
     for node in np.unique(j):
         sel = j == node
-        lower = inc[sel] @ table[node].reshape(table.shape[1], -1)
-        upper = inc[sel] @ table[node + 1].reshape(table.shape[1], -1)
         w = f[sel][:, None]
-        out[sel] = ((1.0 - w) * lower + w * upper).reshape((-1,) + table.shape[2:])
-    return out * scale.reshape(-1, *([1] * (out.ndim - 1)))
+        out[sel] = (1.0 - w) * (inc[sel] @ table[node]) + w * (inc[sel] @ table[node + 1])
+    out *= scale[:, None]
+    return out[:, :-2] / np.diff(TABLE_ENERGY_EDGES_KEV), out[:, -2:]
 
 
-def _scattered_density(nh_cm2, photon_index):
-    """Scattered photons per rest-frame keV at the table's bin centres for each (N_H, Gamma)
-    pair (1-D arrays of equal length), per unit norm of ``E^-Gamma``: ``(n, n_bins)``."""
-    return _reprocessed(nh_cm2, photon_index, 0) / np.diff(TABLE_ENERGY_EDGES_KEV)
+def _equivalent_widths(line_photons, photon_index):
+    """Rest-frame equivalent widths (keV) of K-alpha and K-beta photon fluxes ``(n, 2)``
+    against the power law ``E^-Gamma`` (``(n,)``)."""
+    return line_photons / np.array([FE_KALPHA_KEV, FE_KBETA_KEV]) ** -photon_index[:, None]
 
 
 def _density_weights(energy_rest_kev):
@@ -386,7 +392,7 @@ def transmission(energy_rest_kev, nh_cm2, photon_index, tau_photoelectric=None):
                          "along the energy axis (the last one)")
     pairs = np.stack([nh[..., 0].ravel(), g[..., 0].ravel()], axis=1)
     unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    dens = _scattered_density(unique[:, 0], unique[:, 1])
+    dens, _ = _reprocessed(unique[:, 0], unique[:, 1])
     rows = inverse.reshape(-1, 1)
     k, w, inside = _density_weights(e.reshape(rows.size, -1))
     scattered = np.where(inside, (1.0 - w) * dens[rows, k] + w * dens[rows, k + 1], 0.0)
@@ -421,7 +427,7 @@ def fold_scattered(energy_kev, band_weights, photon_index, nh_cm2, redshift, gal
                                           (photon_index, nh_cm2, redshift, galactic_nh_cm2)))
     pairs, pair_of = np.unique(np.stack([nh.ravel(), g.ravel()], axis=1), axis=0,
                                return_inverse=True)
-    dens = _scattered_density(pairs[:, 0], pairs[:, 1])
+    dens, _ = _reprocessed(pairs[:, 0], pairs[:, 1])
     frames, frame_of = np.unique(np.stack([z.ravel(), gal.ravel()], axis=1), axis=0,
                                  return_inverse=True)
     n_bins, n_bands = dens.shape[1], band_weights.shape[0]
@@ -440,7 +446,7 @@ def fold_scattered(energy_kev, band_weights, photon_index, nh_cm2, redshift, gal
 class FixedEnergies:
     """The reprocessed absorber at fixed rest-frame energies (the bins of a fitted model):
     what depends on energy only (Klein-Nishina depth, interpolation weights) is computed
-    once, so each (N_H, Gamma) costs four products with the table.
+    once, so each (N_H, Gamma) costs two products with the table.
 
     Parameters
     ----------
@@ -453,24 +459,17 @@ class FixedEnergies:
         self._electron_depth = ELECTRONS_PER_H * klein_nishina_cross_section(e)
         self._k, self._w, self._inside = _density_weights(e)
         self._log_e = np.log(e)
-        lo, hi = TABLE_ENERGY_EDGES_KEV[:-1], TABLE_ENERGY_EDGES_KEV[1:]
-        self._log_mid, self._width = 0.5 * np.log(lo * hi), hi - lo
 
     def __call__(self, nh_cm2: float, photon_index: float, tau_photoelectric):
         """:func:`transmission` at the energies and :func:`line_equivalent_widths` (keV) of
         one column (cm^-2) and photon index; ``tau_photoelectric`` = N_H sigma_pe."""
-        continuum, lines = _table()
-        j, f, scale = _node_weights(np.array([nh_cm2]))
-        j, f, scale = int(j[0]), float(f[0]), float(scale[0])
-        inc = np.exp(-photon_index * self._log_mid) * self._width
-        dens = scale * ((1 - f) * (inc @ continuum[j]) + f * (inc @ continuum[j + 1]))
-        dens /= self._width
+        gamma = np.array([photon_index], dtype=float)
+        dens, photons = _reprocessed(np.array([nh_cm2], dtype=float), gamma)
         k, w = self._k, self._w
-        scattered = np.where(self._inside, (1.0 - w) * dens[k] + w * dens[k + 1], 0.0)
-        photons = scale * ((1 - f) * (inc @ lines[j]) + f * (inc @ lines[j + 1]))
-        ew = photons / np.array([FE_KALPHA_KEV, FE_KBETA_KEV]) ** -photon_index
+        scattered = np.where(self._inside, (1.0 - w) * dens[0, k] + w * dens[0, k + 1], 0.0)
         direct = np.exp(-(tau_photoelectric + nh_cm2 * self._electron_depth))
-        return direct + scattered * np.exp(photon_index * self._log_e), ew
+        return (direct + scattered * np.exp(photon_index * self._log_e),
+                _equivalent_widths(photons, gamma)[0])
 
 
 def line_equivalent_widths(nh_cm2, photon_index):
@@ -484,6 +483,5 @@ def line_equivalent_widths(nh_cm2, photon_index):
     """
     nh, g = np.broadcast_arrays(np.asarray(nh_cm2, dtype=float),
                                 np.asarray(photon_index, dtype=float))
-    photons = _reprocessed(nh.ravel(), g.ravel(), 1)
-    ew = photons / np.array([FE_KALPHA_KEV, FE_KBETA_KEV]) ** -g.ravel()[:, None]
-    return ew.reshape(nh.shape + (2,))
+    _, photons = _reprocessed(nh.ravel(), g.ravel())
+    return _equivalent_widths(photons, g.ravel()).reshape(nh.shape + (2,))
