@@ -456,17 +456,23 @@ def fold(bands_kev, photon_index, nh_cm2=0.0, redshift=0.0, nh_galactic_cm2=0.0,
               else transmission(e, nh, z, absorber))
     t = direct * np.exp(-absorb[2][..., None] * photoelectric_cross_section(e))
     power = e ** -gamma[..., None]
+    weights = [lambda x: x * KEV_TO_ERG] + ([area] if area is not None else [])
     if reprocessed:
+        # the scattered continuum of every weighting in one pass (one table fold per
+        # spectrum), then the narrow lines
+        nb = len(bands)
+        scattered = reprocessing.fold_scattered(
+            e, np.concatenate([w * weight(e) for weight in weights]), gamma, *absorb)
         e_line, line = fluorescence_lines(gamma, *absorb, absorber)
         lo, hi = np.array(bands).T
         in_band = (e_line[..., None, :] >= lo[:, None]) & (e_line[..., None, :] < hi[:, None])
     out = []
-    for weight in [lambda x: x * KEV_TO_ERG] + ([area] if area is not None else []):
+    for i, weight in enumerate(weights):
         # (..., 1, n_e) x (n_bands, n_e)^T x ... : per band sum of power * weight * t
         pw = power[..., None, :] * (w * weight(e))                 # (..., n_bands, n_e)
         folded = np.matmul(pw, t[..., :, None])[..., 0]
-        if reprocessed:                  # + the scattered continuum and the narrow lines
-            folded = (folded + reprocessing.fold_scattered(e, w * weight(e), gamma, *absorb)
+        if reprocessed:
+            folded = (folded + scattered[..., i * nb:(i + 1) * nb]
                       + np.sum(in_band * (line * weight(e_line))[..., None, :], axis=-1))
         out.append(folded)
     return out[0], (out[1] if area is not None else None)
